@@ -1,0 +1,55 @@
+/* clock: nanosecond monotonic and wall time, absolute sleeps. */
+#include <errno.h>
+#include <time.h>
+
+#include "clock.h"
+
+static int64_t
+now(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return (int64_t)ts.tv_sec * NS_PER_SEC + ts.tv_nsec;
+}
+
+int64_t
+clock_mono(void)
+{
+	return now(CLOCK_MONOTONIC);
+}
+
+int64_t
+clock_wall(void)
+{
+	return now(CLOCK_REALTIME);
+}
+
+struct timespec
+clock_ts(int64_t ns)
+{
+	struct timespec ts;
+
+	if (ns < 0)
+		ns = 0;
+	ts.tv_sec = (time_t)(ns / NS_PER_SEC);
+	ts.tv_nsec = (long)(ns % NS_PER_SEC);
+	return ts;
+}
+
+int
+clock_sleep_until(int64_t when, int interruptible)
+{
+	struct timespec ts = clock_ts(when);
+	int r;
+
+	/* clock_nanosleep returns the error number instead of setting errno. */
+	while ((r = clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts,
+	    NULL)) != 0) {
+		if (r != EINTR || interruptible) {
+			errno = r;
+			return -1;
+		}
+	}
+	return 0;
+}

@@ -1,0 +1,21 @@
+/* clock: monotonic and wall time in int64 nanoseconds, absolute sleeps. */
+#ifndef PKIT_CLOCK_H
+#define PKIT_CLOCK_H
+
+#include <stdint.h>
+#include <time.h>
+
+#define NS_PER_SEC  1000000000LL
+#define NS_PER_MS   1000000LL
+#define NS_PER_US   1000LL
+
+int64_t clock_mono(void);		/* CLOCK_MONOTONIC */
+int64_t clock_wall(void);		/* CLOCK_REALTIME, since the epoch */
+struct timespec clock_ts(int64_t ns);	/* ns (>= 0) as a timespec */
+
+/* Sleep until the monotonic time `when` (ns), restarting after signals.
+ * Returns 0, or -1 with errno EINTR if `interruptible` and a handled
+ * signal arrived first. */
+int clock_sleep_until(int64_t when, int interruptible);
+
+#endif

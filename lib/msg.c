@@ -1,0 +1,119 @@
+/* msg: "prog: text[: strerror]" diagnostics on stderr. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "msg.h"
+
+int msg_level = MSG_NORMAL;
+static char prog[64] = "pkit";
+
+void
+msg_init(const char *argv0)
+{
+	const char *base;
+
+	if (argv0 == NULL || *argv0 == '\0')
+		return;
+	base = strrchr(argv0, '/');
+	base = base ? base + 1 : argv0;
+	if (*base != '\0')
+		snprintf(prog, sizeof(prog), "%s", base);
+}
+
+const char *
+msg_prog(void)
+{
+	return prog;
+}
+
+/* Format the whole line first and write it once, so lines from several
+ * processes sharing stderr do not interleave. */
+static void
+vmsg(int err, const char *fmt, va_list ap)
+{
+	char line[1024];
+	size_t n, flen;
+	int r;
+
+	r = snprintf(line, sizeof(line), "%s: ", prog);
+	n = r > 0 ? (size_t)r : 0;
+	r = vsnprintf(line + n, sizeof(line) - n, fmt, ap);
+	if (r > 0)
+		n += (size_t)r;
+	if (n > sizeof(line) - 2)
+		n = sizeof(line) - 2;
+	flen = strlen(fmt);
+	if (flen > 0 && fmt[flen - 1] == ':') {
+		r = snprintf(line + n, sizeof(line) - n, " %s", strerror(err));
+		if (r > 0)
+			n += (size_t)r;
+		if (n > sizeof(line) - 2)
+			n = sizeof(line) - 2;
+	}
+	line[n++] = '\n';
+	while (write(STDERR_FILENO, line, n) < 0 && errno == EINTR)
+		;
+}
+
+void
+die(int status, const char *fmt, ...)
+{
+	int err = errno;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vmsg(err, fmt, ap);
+	va_end(ap);
+	exit(status);
+}
+
+void
+warn(const char *fmt, ...)
+{
+	int err = errno;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vmsg(err, fmt, ap);
+	va_end(ap);
+	errno = err;
+}
+
+void
+notice(const char *fmt, ...)
+{
+	int err = errno;
+	va_list ap;
+
+	if (msg_level < MSG_NORMAL)
+		return;
+	va_start(ap, fmt);
+	vmsg(err, fmt, ap);
+	va_end(ap);
+	errno = err;
+}
+
+void
+verbose(const char *fmt, ...)
+{
+	int err = errno;
+	va_list ap;
+
+	if (msg_level < MSG_VERBOSE)
+		return;
+	va_start(ap, fmt);
+	vmsg(err, fmt, ap);
+	va_end(ap);
+	errno = err;
+}
+
+void
+msg_version(void)
+{
+	printf("%s (pkit) %s\n", prog, PKIT_VERSION);
+	exit(fflush(stdout) == 0 ? 0 : 1);
+}

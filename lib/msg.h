@@ -1,0 +1,26 @@
+/* msg: one-line diagnostics, "prog: text[: strerror]" on stderr. */
+#ifndef PKIT_MSG_H
+#define PKIT_MSG_H
+
+/* Verbosity: MSG_QUIET (-q) silences notice(); MSG_VERBOSE (-v) enables
+ * verbose(). warn() and die() always print. */
+enum { MSG_QUIET = 0, MSG_NORMAL = 1, MSG_VERBOSE = 2 };
+extern int msg_level;
+
+/* Copy the basename of argv0 as the program name. Call first thing in
+ * main: title_set() later overwrites the argv area. */
+void msg_init(const char *argv0);
+const char *msg_prog(void);
+
+/* All take a printf format. A format ending in ':' gets ": strerror(errno)"
+ * appended (errno as it was on entry). Each prints exactly one line. */
+void die(int status, const char *fmt, ...)
+	__attribute__((noreturn, format(printf, 2, 3)));
+void warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void notice(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void verbose(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Print "NAME (pkit) VERSION" on stdout and exit 0. */
+void msg_version(void) __attribute__((noreturn));
+
+#endif

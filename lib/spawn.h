@@ -1,0 +1,58 @@
+/* spawn: fork + exec with exec failures reported to the parent through a
+ * close-on-exec pipe (the child writes errno; zero bytes mean success),
+ * argv[0] override that survives #! scripts, clean signal state and fds
+ * in the child. The building blocks are exported for programs that fork
+ * in their own way (daemonize's double fork). */
+#ifndef PKIT_SPAWN_H
+#define PKIT_SPAWN_H
+
+#include <sys/types.h>
+
+struct spawn_opts {
+	const char *argv0;	/* argv[0] for COMMAND (its title); NULL:
+				 * argv[0] unchanged */
+	char *const *envp;	/* NULL: the caller's environ */
+	int in, out, err;	/* become fds 0, 1, 2; -1: inherit */
+	const int *pass;	/* fds handed to the child as 3, 4, ... */
+	int npass;
+	int pdeathsig;		/* child gets this when the parent dies */
+	int setsid;		/* new session */
+	int setpgid;		/* new process group (ignored with setsid) */
+	const char *dir;	/* chdir before exec; NULL: stay */
+	/* Runs in the child after fds are in place, right before exec; may
+	 * call setenv (programs are single-threaded). Returns 0, or -1 with
+	 * errno to abort the spawn (reported like an exec failure). */
+	int (*hook)(void *arg);
+	void *hook_arg;
+};
+
+/* Start argv[0] (searched on PATH when it has no '/') with the options
+ * (NULL: all defaults). Returns the child's pid once it has exec'd, or -1
+ * with errno: the child's exec errno (the failed child is reaped before
+ * return), or a fork/pipe error. The child has an empty signal mask,
+ * every disposition reset to default, and only 0, 1, 2 and `pass` open. */
+pid_t spawn_start(char *const argv[], const struct spawn_opts *o);
+
+/* timeout(1)/env(1) status for an exec errno: 127 for ENOENT/ENOTDIR,
+ * 126 otherwise. */
+int spawn_exec_status(int err);
+
+/* Exit-status convention for a waitpid status: the exit code, or 128+N
+ * when killed by signal N. */
+int spawn_wait_status(int wstatus);
+
+/* -- building blocks, for use in a forked child -- */
+
+/* Empty the signal mask and set every catchable signal to SIG_DFL. */
+void spawn_reset_signals(void);
+
+/* Close every fd >= lowfd (close_range, or a loop over /proc/self/fd). */
+void spawn_close_from(int lowfd);
+
+/* Exec argv (PATH search when argv[0] has no '/'), with argv0 as the new
+ * argv[0] when not NULL; for a #! script and argv0 set, runs the
+ * interpreter directly so argv[0] stays argv0. Only returns on failure,
+ * -1 with errno. */
+int spawn_exec(char *const argv[], const char *argv0, char *const envp[]);
+
+#endif
