@@ -72,7 +72,7 @@ gone() { ! alive "$1"; }
 title_pids() {
 	local d t
 	for d in /proc/[0-9]*; do
-		t=$(tr '\0' ' ' < "$d/cmdline" 2>/dev/null) || continue
+		t=$(tr '\0' ' ' 2>/dev/null < "$d/cmdline") || continue
 		case $t in "$1"*) echo "${d#/proc/}" ;; esac
 	done
 }
