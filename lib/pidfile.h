@@ -10,8 +10,11 @@
 
 /* Open (creating 0644) and write-lock path without truncating it first.
  * Returns the locked fd (close-on-exec unless keep_on_exec), or -1 with
- * errno: EWOULDBLOCK when another process holds the lock (its pid in
- * *holder, when holder is not NULL), ELOOP for a symlink. */
+ * errno: EWOULDBLOCK when another process holds the lock, or nobody does
+ * but the stored pid is still running as pidfile_check defines it (its
+ * pid in *holder, when holder is not NULL), ELOOP for a symlink. The
+ * lock lives as long as the process keeps EVERY fd of this file open:
+ * never dup and close the returned fd (fcntl locks drop on any close). */
 int pidfile_acquire(const char *path, int keep_on_exec, pid_t *holder);
 
 /* Truncate and write "PID\n" to the locked fd. 0 or -1 with errno. */
@@ -33,5 +36,10 @@ int pidfile_check(const char *path, pid_t *pid);
 
 /* Remove path (ENOENT is not an error). 0 or -1. */
 int pidfile_remove(const char *path);
+
+/* Remove path only if no process runs under it: the lock is taken first,
+ * so a pidfile a new instance just locked is left alone. 0 (removed or
+ * absent) or -1 with errno (EWOULDBLOCK: somebody holds it). */
+int pidfile_discard(const char *path);
 
 #endif

@@ -1,0 +1,1113 @@
+/* daemonize: start a command as a daemon; stop, signal or query it by
+ * its pidfile.
+ *
+ * Start. The caller forks; the child calls setsid and forks again, so
+ * the daemon (the grandchild) is in a session of its own that it does not
+ * lead and can never acquire a terminal. The daemon reports to the caller
+ * through a close-on-exec pipe: first its pid, then either nothing (exec
+ * succeeded, the pipe closes), "busy" with the pid of the instance that
+ * holds the pidfile lock, or a failure with its exit status and the
+ * message to print. Before exec the daemon, in this order:
+ *   1. keeps only the report pipe and the readiness fd, 0/1/2 on /dev/null;
+ *   2. opens and locks the pidfile (and -l lockfile) as the caller's user,
+ *      so the file stays root's, locks BEFORE truncating, writes its pid;
+ *      the fd stays open across exec, so the daemon holds the lock;
+ *   3. drops privileges (groups, gid, uid), chdir, umask;
+ *   4. opens -o / -e as the daemon's user (a daemon-writable directory
+ *      must not let it point root's open at another file);
+ *   5. sets the environment, resets signal mask and dispositions, execs.
+ * An fcntl lock is released when ANY fd of the file is closed by its
+ * holder, so the lock fd is taken where it stays, never dup'd and closed.
+ *
+ * Readiness (-N, --ready-fd): the caller becomes a child subreaper before
+ * forking, so the daemon is reparented to it when the middle child exits;
+ * it then waits for READY=1 on a datagram socket in a private directory,
+ * or a line on the pipe, for the daemon's exit (SIGCHLD: its status is
+ * reported at once), or for the -w deadline. Once the caller exits the
+ * daemon is adopted by init or the nearest subreaper.
+ *
+ * Control forms use the pidfile: the lock holder is the running instance;
+ * with no lock held, the stored pid counts only if alive and started
+ * before the pidfile was written (lib/pidfile), so a recycled pid is never
+ * signalled. --stop pins the process with a pidfd before signalling. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <grp.h>
+#include <limits.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "io.h"
+#include "loop.h"
+#include "msg.h"
+#include "parse.h"
+#include "pidfile.h"
+#include "proc.h"
+#include "spawn.h"
+
+extern char **environ;
+
+enum { MODE_START, MODE_STATUS, MODE_STOP, MODE_SIGNAL };
+enum { OPT_STATUS = 256, OPT_STOP, OPT_SIGNAL, OPT_READY_FD };
+
+#define READY_FD_MAX	1023
+#define KILL_WAIT	(5 * NS_PER_SEC)	/* after -K's KILL */
+#define EOF_GRACE	(200 * NS_PER_MS)	/* ready fd closed, alive? */
+
+struct opts {
+	int mode;
+	int append, foreground, notify, kill;
+	int ready_fd;			/* -1: none */
+	char *dir, *out, *err, *pidfile, *lockfile;	/* absolute */
+	int has_user;
+	struct user_spec user;
+	mode_t umask;
+	char **env;
+	int nenv;
+	const char *argv0;
+	int64_t wait;			/* readiness bound, 0: none */
+	int64_t stop_timeout;
+	int stop_sig, sig;
+	char **cmd;			/* as given, for messages */
+	char **exec;			/* cmd with a relative path made absolute */
+	const char *exec_argv0;
+};
+
+/* What the daemon tells the caller; one write, below PIPE_BUF. */
+enum { REPORT_PID = 1, REPORT_BUSY, REPORT_FAIL };
+struct report {
+	int type;
+	int status;
+	pid_t pid;
+	char text[512];
+};
+
+/* Readiness channel, on the caller's side. */
+struct ready {
+	int fd;			/* pipe read end or notify socket */
+	int child_fd;		/* pipe write end for the daemon, or -1 */
+	char *dir, *path;	/* -N: private directory and socket */
+	pid_t pid;		/* the daemon */
+	char line[256];		/* --ready-fd: bytes so far */
+	size_t len;
+	int result;		/* -1 waiting, else exit status */
+	int64_t wait;		/* -w, for the message */
+	long eof_timer;
+	struct loop *loop;
+};
+
+static struct ready *cleanup_ready;
+
+/* Daemon side: where failures go (-1 with -f: printed in place), and the
+ * pidfile to remove when exec fails after the lock was taken. */
+static int report_fd = -1;
+static const char *held_pidfile;
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: daemonize [-a] [-c DIR] [-o FILE] [-e FILE] [-p PIDFILE] "
+	    "[-l LOCKFILE]\n"
+	    "                 [-u USER[:GROUP]] [-m UMASK] [-E NAME=VALUE]... "
+	    "[-A ARGV0]\n"
+	    "                 [-N | --ready-fd N] [-w TIMEOUT] [-f] [-q|-v] "
+	    "-- COMMAND [ARG]...\n"
+	    "       daemonize -p PIDFILE --status | --stop [-s SIG] "
+	    "[-t TIMEOUT] [-K] | --signal SIG\n");
+}
+
+static void
+usage_die(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
+
+static void
+usage_die(const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	die(2, "%s", buf);
+}
+
+/* Relative paths are the caller's, even though the daemon changes
+ * directory. */
+static char *
+path_abs(const char *p)
+{
+	char cwd[PATH_MAX], *r;
+	size_t n;
+
+	if (*p == '\0')
+		usage_die("empty path");
+	if (*p == '/') {
+		if ((r = strdup(p)) == NULL)
+			die(1, "out of memory");
+		return r;
+	}
+	while (p[0] == '.' && p[1] == '/')
+		for (p += 2; *p == '/'; p++)
+			;
+	if (*p == '\0')
+		p = ".";
+	if (getcwd(cwd, sizeof(cwd)) == NULL)
+		die(1, "getcwd:");
+	n = strlen(cwd) + strlen(p) + 2;
+	if ((r = malloc(n)) == NULL)
+		die(1, "out of memory");
+	snprintf(r, n, "%s/%s", strcmp(cwd, "/") == 0 ? "" : cwd, p);
+	return r;
+}
+
+static int64_t
+duration_opt(const char *s, int c)
+{
+	int64_t ns;
+
+	if (duration_parse(s, &ns) < 0)
+		usage_die("-%c: bad duration '%s'", c, s);
+	return ns;
+}
+
+static int
+signal_opt(const char *s, const char *opt)
+{
+	int sig;
+
+	if (signal_parse(s, &sig) < 0)
+		usage_die("%s: bad signal '%s'", opt, s);
+	return sig;
+}
+
+static mode_t
+umask_opt(const char *s)
+{
+	const char *p;
+	unsigned long v = 0;
+
+	if (*s == '\0' || strlen(s) > 4)
+		usage_die("-m: bad umask '%s'", s);
+	for (p = s; *p != '\0'; p++) {
+		if (*p < '0' || *p > '7')
+			usage_die("-m: bad umask '%s'", s);
+		v = v * 8 + (unsigned long)(*p - '0');
+	}
+	if (v > 0777)
+		usage_die("-m: bad umask '%s'", s);
+	return (mode_t)v;
+}
+
+static void
+opts_check(struct opts *o, int stop_opts)
+{
+	if (o->mode != MODE_START) {
+		if (o->pidfile == NULL)
+			usage_die("--status, --stop and --signal need -p PIDFILE");
+		if (o->cmd[0] != NULL)
+			usage_die("no COMMAND with --status, --stop or --signal");
+		if (stop_opts && o->mode != MODE_STOP)
+			usage_die("-s, -t and -K go with --stop");
+		return;
+	}
+	if (stop_opts)
+		usage_die("-s, -t and -K go with --stop");
+	if (o->cmd[0] == NULL)
+		usage_die("missing COMMAND");
+	if (o->notify && o->ready_fd >= 0)
+		usage_die("-N and --ready-fd exclude each other");
+	if (o->foreground && (o->notify || o->ready_fd >= 0))
+		usage_die("-f runs COMMAND in place: nobody waits for readiness");
+	if (o->has_user && geteuid() != 0)
+		die(1, "-u: must be run as root to change user");
+}
+
+static void
+opts_parse(struct opts *o, int argc, char *argv[])
+{
+	static const struct option longs[] = {
+		{ "append", no_argument, NULL, 'a' },
+		{ "chdir", required_argument, NULL, 'c' },
+		{ "stdout", required_argument, NULL, 'o' },
+		{ "stderr", required_argument, NULL, 'e' },
+		{ "pidfile", required_argument, NULL, 'p' },
+		{ "lockfile", required_argument, NULL, 'l' },
+		{ "user", required_argument, NULL, 'u' },
+		{ "umask", required_argument, NULL, 'm' },
+		{ "env", required_argument, NULL, 'E' },
+		{ "argv0", required_argument, NULL, 'A' },
+		{ "notify", no_argument, NULL, 'N' },
+		{ "ready-fd", required_argument, NULL, OPT_READY_FD },
+		{ "wait", required_argument, NULL, 'w' },
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "status", no_argument, NULL, OPT_STATUS },
+		{ "stop", no_argument, NULL, OPT_STOP },
+		{ "signal", required_argument, NULL, OPT_SIGNAL },
+		{ "stop-signal", required_argument, NULL, 's' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "kill", no_argument, NULL, 'K' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	long long n;
+	int c, stop_opts = 0, modes = 0;
+
+	memset(o, 0, sizeof(*o));
+	o->ready_fd = -1;
+	o->umask = 022;
+	o->wait = 30 * NS_PER_SEC;
+	o->stop_timeout = 10 * NS_PER_SEC;
+	o->stop_sig = SIGTERM;
+	if ((o->env = calloc((size_t)argc + 1, sizeof(*o->env))) == NULL)
+		die(1, "out of memory");
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+:aA:c:e:E:fhKl:m:No:p:qs:t:u:vVw:",
+	    longs, NULL)) != -1) {
+		switch (c) {
+		case 'a':
+			o->append = 1;
+			break;
+		case 'A':
+			if (*optarg == '\0')
+				usage_die("-A: empty ARGV0");
+			o->argv0 = optarg;
+			break;
+		case 'c':
+			o->dir = path_abs(optarg);
+			break;
+		case 'e':
+			o->err = path_abs(optarg);
+			break;
+		case 'E':
+			if (optarg[0] == '=' || strchr(optarg, '=') == NULL)
+				usage_die("-E: expected NAME=VALUE, got '%s'",
+				    optarg);
+			o->env[o->nenv++] = optarg;
+			break;
+		case 'f':
+			o->foreground = 1;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		case 'K':
+			o->kill = 1;
+			stop_opts = 1;
+			break;
+		case 'l':
+			o->lockfile = path_abs(optarg);
+			break;
+		case 'm':
+			o->umask = umask_opt(optarg);
+			break;
+		case 'N':
+			o->notify = 1;
+			break;
+		case 'o':
+			o->out = path_abs(optarg);
+			break;
+		case 'p':
+			o->pidfile = path_abs(optarg);
+			break;
+		case 'q':
+			msg_level = MSG_QUIET;
+			break;
+		case 's':
+			o->stop_sig = signal_opt(optarg, "-s");
+			stop_opts = 1;
+			break;
+		case 't':
+			o->stop_timeout = duration_opt(optarg, 't');
+			stop_opts = 1;
+			break;
+		case 'u':
+			if (user_parse(optarg, &o->user) < 0)
+				usage_die("-u: unknown or bad user '%s'", optarg);
+			o->has_user = 1;
+			break;
+		case 'v':
+			msg_level = MSG_VERBOSE;
+			break;
+		case 'V':
+			msg_version();
+		case 'w':
+			o->wait = duration_opt(optarg, 'w');
+			break;
+		case OPT_READY_FD:
+			if (int_parse(optarg, 3, READY_FD_MAX, &n) < 0)
+				usage_die("--ready-fd: expected a number from 3 "
+				    "to %d, got '%s'", READY_FD_MAX, optarg);
+			o->ready_fd = (int)n;
+			break;
+		case OPT_STATUS:
+			o->mode = MODE_STATUS;
+			modes++;
+			break;
+		case OPT_STOP:
+			o->mode = MODE_STOP;
+			modes++;
+			break;
+		case OPT_SIGNAL:
+			o->sig = signal_opt(optarg, "--signal");
+			o->mode = MODE_SIGNAL;
+			modes++;
+			break;
+		case ':':
+			if (optopt > 0 && optopt < 128)
+				usage_die("option -%c needs a value", optopt);
+			usage_die("option '%s' needs a value", argv[optind - 1]);
+		default:
+			if (optopt > 0 && optopt < 128)
+				usage_die("unknown option -%c", optopt);
+			usage_die("unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (modes > 1)
+		usage_die("--status, --stop and --signal exclude each other");
+	o->cmd = argv + optind;
+	opts_check(o, stop_opts);
+	o->exec_argv0 = o->argv0;
+	if (o->cmd[0] != NULL && o->cmd[0][0] != '/' &&
+	    strchr(o->cmd[0], '/') != NULL) {
+		/* ./prog is the caller's, not relative to -c or /; its
+		 * argv[0] stays as typed unless -A says otherwise. */
+		if (o->exec_argv0 == NULL)
+			o->exec_argv0 = o->cmd[0];
+		if ((o->exec = calloc((size_t)(argc - optind) + 1,
+		    sizeof(*o->exec))) == NULL)
+			die(1, "out of memory");
+		memcpy(o->exec, o->cmd, (size_t)(argc - optind) *
+		    sizeof(*o->exec));
+		o->exec[0] = path_abs(o->cmd[0]);
+	} else {
+		o->exec = o->cmd;
+	}
+}
+
+/* ---- control forms ---- */
+
+static int
+check_or_die(const struct opts *o, pid_t *pid, int status)
+{
+	int st;
+
+	st = pidfile_check(o->pidfile, pid);
+	if (st < 0) {
+		if (errno == ELOOP)
+			die(status, "%s: refusing a symbolic link as pidfile",
+			    o->pidfile);
+		die(status, "%s:", o->pidfile);
+	}
+	return st;
+}
+
+/* LSB: 0 running, 1 dead but pidfile exists, 3 not running, 4 unknown. */
+static int
+ctl_status(const struct opts *o)
+{
+	pid_t pid = 0;
+	int st;
+
+	st = check_or_die(o, &pid, 4);
+	if (msg_level > MSG_QUIET) {
+		if (st == PIDFILE_RUNNING)
+			printf("running (pid %ld)\n", (long)pid);
+		else
+			printf("not running\n");
+	}
+	return st;
+}
+
+static int
+ctl_signal(const struct opts *o)
+{
+	char name[16];
+	pid_t pid = 0;
+
+	if (check_or_die(o, &pid, 1) != PIDFILE_RUNNING) {
+		notice("not running");
+		return 1;
+	}
+	if (proc_pidfd_signal(-1, pid, o->sig) < 0) {
+		if (errno == ESRCH) {
+			notice("not running");
+			return 1;
+		}
+		die(1, "cannot send %s to pid %ld:",
+		    signal_name(o->sig, name, sizeof(name)), (long)pid);
+	}
+	verbose("sent %s to pid %ld", signal_name(o->sig, name, sizeof(name)),
+	    (long)pid);
+	return 0;
+}
+
+/* Pin the running instance with a pidfd: checked again after opening, so
+ * the pid cannot have been recycled in between. Returns the pidfd, -1
+ * without pidfd support, or -2 when it is gone. */
+static int
+stop_pin(const struct opts *o, pid_t pid)
+{
+	pid_t again = 0;
+	int fd;
+
+	fd = proc_pidfd_open(pid);
+	if (fd < 0)
+		return errno == ESRCH ? -2 : -1;
+	if (check_or_die(o, &again, 1) != PIDFILE_RUNNING || again != pid) {
+		close(fd);
+		return -2;
+	}
+	return fd;
+}
+
+static int
+ctl_stop(const struct opts *o)
+{
+	char name[16], dur[32];
+	pid_t pid = 0;
+	int fd, left;
+
+	if (check_or_die(o, &pid, 1) != PIDFILE_RUNNING)
+		goto gone;
+	if ((fd = stop_pin(o, pid)) == -2)
+		goto gone;
+	if (proc_pidfd_signal(fd, pid, o->stop_sig) < 0 && errno != ESRCH)
+		die(1, "cannot send %s to pid %ld:",
+		    signal_name(o->stop_sig, name, sizeof(name)), (long)pid);
+	verbose("sent %s to pid %ld", signal_name(o->stop_sig, name,
+	    sizeof(name)), (long)pid);
+	left = proc_wait_gone(&fd, &pid, 1, clock_mono() + o->stop_timeout);
+	if (left > 0 && o->kill) {
+		verbose("pid %ld still running after %s; sending KILL",
+		    (long)pid, duration_fmt(o->stop_timeout, dur, sizeof(dur)));
+		if (proc_pidfd_signal(fd, pid, SIGKILL) < 0 && errno != ESRCH)
+			die(1, "cannot send KILL to pid %ld:", (long)pid);
+		left = proc_wait_gone(&fd, &pid, 1, clock_mono() + KILL_WAIT);
+	}
+	if (fd >= 0)
+		close(fd);
+	if (left < 0)
+		die(1, "waiting for pid %ld:", (long)pid);
+	if (left > 0) {
+		warn("pid %ld still running after %s", (long)pid,
+		    duration_fmt(o->stop_timeout, dur, sizeof(dur)));
+		return 1;
+	}
+	verbose("pid %ld stopped", (long)pid);
+gone:
+	if (pidfile_discard(o->pidfile) < 0 && errno != EWOULDBLOCK)
+		warn("cannot remove %s:", o->pidfile);
+	return 0;
+}
+
+/* ---- the daemon's side, between fork and exec ---- */
+
+/* Report a failure to the caller (or print it, with -f) and end. A format
+ * ending in ':' gets strerror(errno). */
+static void
+child_fail(int status, const char *fmt, ...)
+    __attribute__((noreturn, format(printf, 2, 3)));
+
+static void
+child_fail(int status, const char *fmt, ...)
+{
+	struct report r;
+	size_t n;
+	va_list ap;
+	int e = errno;
+
+	if (held_pidfile != NULL)
+		(void)unlink(held_pidfile);
+	memset(&r, 0, sizeof(r));
+	r.type = REPORT_FAIL;
+	r.status = status;
+	va_start(ap, fmt);
+	vsnprintf(r.text, sizeof(r.text), fmt, ap);
+	va_end(ap);
+	n = strlen(r.text);
+	if (n > 0 && r.text[n - 1] == ':')
+		snprintf(r.text + n, sizeof(r.text) - n, " %s", strerror(e));
+	if (report_fd < 0)
+		die(status, "%s", r.text);
+	(void)io_write_all(report_fd, &r, sizeof(r));
+	_exit(status);
+}
+
+static void
+child_report(int type, pid_t pid)
+{
+	struct report r;
+
+	if (report_fd < 0)
+		return;
+	memset(&r, 0, sizeof(r));
+	r.type = type;
+	r.pid = pid;
+	(void)io_write_all(report_fd, &r, sizeof(r));
+}
+
+/* Move fd to `to`, or when `to` is -1 to the lowest free fd >= floor;
+ * close-on-exec as asked. Returns the new fd. */
+static int
+fd_move(int fd, int to, int floor, int cloexec)
+{
+	int nfd;
+
+	if (to >= 0) {
+		if (fd == to) {
+			if (fcntl(fd, F_SETFD, cloexec ? FD_CLOEXEC : 0) < 0)
+				child_fail(1, "fcntl:");
+			return fd;
+		}
+		nfd = dup3(fd, to, cloexec ? O_CLOEXEC : 0);
+	} else {
+		nfd = fcntl(fd, cloexec ? F_DUPFD_CLOEXEC : F_DUPFD, floor);
+	}
+	if (nfd < 0)
+		child_fail(1, "dup:");
+	close(fd);
+	return nfd;
+}
+
+/* Leave open only 0/1/2 (on /dev/null unless keep_stdio), the report
+ * pipe and the readiness fd (on its number), so that the lock fds taken
+ * next land on 3 and 4 and are never moved. */
+static void
+child_fds(const struct opts *o, int *ready, int keep_stdio)
+{
+	int floor, limit, i, null;
+
+	floor = (o->ready_fd > 8 ? o->ready_fd : 8) + 1;
+	if (report_fd >= 0)
+		report_fd = fd_move(report_fd, -1, floor, 1);
+	if (*ready >= 0)
+		*ready = fd_move(*ready, -1, floor, 1);
+	limit = report_fd > *ready ? report_fd + 1 : *ready + 1;
+	if (limit < floor)
+		limit = floor;
+	for (i = 3; i < limit; i++)
+		if (i != report_fd && i != *ready)
+			close(i);
+	spawn_close_from(limit);
+	if (*ready >= 0)
+		*ready = fd_move(*ready, o->ready_fd, 0, 0);
+	for (i = 0; i < 3; i++) {
+		if (keep_stdio && fcntl(i, F_GETFD) >= 0)
+			continue;
+		null = open("/dev/null", (i == 0 ? O_RDONLY : O_WRONLY) |
+		    O_NOCTTY);
+		if (null < 0)
+			child_fail(1, "/dev/null:");
+		if (null != i)
+			fd_move(null, i, 0, 0);
+	}
+}
+
+/* Taken where it stays: closing any other fd of the file would drop the
+ * lock. Kept across exec so that COMMAND holds it. */
+static void
+child_lock(const char *path, int write_pid)
+{
+	pid_t holder = 0;
+	int fd;
+
+	fd = pidfile_acquire(path, 1, &holder);
+	if (fd < 0) {
+		if (errno == EWOULDBLOCK) {
+			if (report_fd < 0) {
+				notice("already running (pid %ld)",
+				    (long)holder);
+				exit(0);
+			}
+			child_report(REPORT_BUSY, holder);
+			_exit(0);
+		}
+		if (errno == ELOOP)
+			child_fail(1, "%s: refusing a symbolic link as %s",
+			    path, write_pid ? "pidfile" : "lockfile");
+		child_fail(1, "%s:", path);
+	}
+	if (write_pid) {
+		if (pidfile_write(fd, getpid()) < 0)
+			child_fail(1, "%s:", path);
+		held_pidfile = path;
+	}
+}
+
+/* Supplementary groups, gid, uid, in that order; then prove that root
+ * cannot be regained. */
+static void
+child_user(const struct opts *o)
+{
+	const struct user_spec *u = &o->user;
+	struct passwd *pw;
+
+	if (u->name[0] != '\0') {
+		if (initgroups(u->name, u->gid) < 0)
+			child_fail(1, "initgroups %s:", u->name);
+	} else if (setgroups(1, &u->gid) < 0) {
+		child_fail(1, "setgroups:");
+	}
+	if (setgid(u->gid) < 0)
+		child_fail(1, "setgid %ld:", (long)u->gid);
+	if (setuid(u->uid) < 0)
+		child_fail(1, "setuid %ld:", (long)u->uid);
+	if (u->uid != 0 && (setuid(0) == 0 || seteuid(0) == 0))
+		child_fail(1, "could still regain root after setuid");
+	if (u->gid != 0 && u->uid != 0 && (setgid(0) == 0 || setegid(0) == 0))
+		child_fail(1, "could still regain gid 0 after setgid");
+	if (u->name[0] != '\0' && (pw = getpwnam(u->name)) != NULL) {
+		if (setenv("HOME", pw->pw_dir, 1) < 0 ||
+		    setenv("USER", pw->pw_name, 1) < 0 ||
+		    setenv("LOGNAME", pw->pw_name, 1) < 0)
+			child_fail(1, "setenv:");
+	}
+}
+
+static int
+open_output(const char *path, int append)
+{
+	int fd;
+
+	/* O_APPEND even when truncating, so copytruncate rotation and a
+	 * shared file for stdout and stderr both stay sane. */
+	fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_NOCTTY |
+	    O_CLOEXEC | (append ? 0 : O_TRUNC), 0640);
+	if (fd < 0)
+		child_fail(1, "%s:", path);
+	return fd;
+}
+
+static void
+child_stdio(const struct opts *o)
+{
+	int out = -1, err = -1;
+
+	if (o->out != NULL)
+		out = open_output(o->out, o->append);
+	if (o->err != NULL) {
+		if (out >= 0 && strcmp(o->out, o->err) == 0)
+			err = fcntl(out, F_DUPFD_CLOEXEC, 3);
+		else
+			err = open_output(o->err, o->append);
+		if (err < 0)
+			child_fail(1, "dup:");
+	}
+	if (out >= 0)
+		fd_move(out, 1, 0, 0);
+	if (err >= 0)
+		fd_move(err, 2, 0, 0);
+}
+
+/* Everything between the last fork and exec, for the daemon and for -f.
+ * Never returns. */
+static void
+child_run(const struct opts *o, int ready, const char *notify)
+{
+	int i;
+
+	child_fds(o, &ready, o->foreground);
+	if (o->pidfile != NULL)
+		child_lock(o->pidfile, 1);
+	if (o->lockfile != NULL)
+		child_lock(o->lockfile, 0);
+	if (o->has_user)
+		child_user(o);
+	if (chdir(o->dir != NULL ? o->dir : "/") < 0)
+		child_fail(1, "chdir %s:", o->dir != NULL ? o->dir : "/");
+	umask(o->umask);
+	child_stdio(o);
+	for (i = 0; i < o->nenv; i++)
+		if (putenv(o->env[i]) < 0)
+			child_fail(1, "putenv:");
+	if (notify != NULL && setenv("NOTIFY_SOCKET", notify, 1) < 0)
+		child_fail(1, "setenv:");
+	spawn_reset_signals();
+	spawn_exec(o->exec, o->exec_argv0, environ);
+	child_fail(spawn_exec_status(errno), "cannot run '%s':", o->cmd[0]);
+}
+
+/* ---- the caller's side ---- */
+
+static void
+ready_cleanup(void)
+{
+	struct ready *r = cleanup_ready;
+
+	if (r == NULL)
+		return;
+	if (r->path != NULL)
+		(void)unlink(r->path);
+	if (r->dir != NULL)
+		(void)rmdir(r->dir);
+	cleanup_ready = NULL;
+}
+
+/* -N: a datagram socket in a fresh 0700 directory, so only root and the
+ * daemon's user can send to it (the directory goes to the daemon's user
+ * with -u). */
+static void
+ready_open_notify(const struct opts *o, struct ready *r)
+{
+	struct sockaddr_un sa;
+	const char *tmp = getenv("TMPDIR");
+	size_t n;
+
+	if (tmp == NULL || *tmp != '/' || strlen(tmp) > 64)
+		tmp = "/tmp";
+	n = strlen(tmp) + sizeof("/daemonize.XXXXXX/notify");
+	if ((r->dir = malloc(n)) == NULL || (r->path = malloc(n)) == NULL)
+		die(1, "out of memory");
+	snprintf(r->dir, n, "%s/daemonize.XXXXXX", tmp);
+	if (mkdtemp(r->dir) == NULL)
+		die(1, "mkdtemp %s:", r->dir);
+	cleanup_ready = r;
+	atexit(ready_cleanup);
+	snprintf(r->path, n, "%s/notify", r->dir);
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	if (strlen(r->path) >= sizeof(sa.sun_path))
+		die(1, "%s: path too long for a socket", r->path);
+	strcpy(sa.sun_path, r->path);
+	r->fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (r->fd < 0)
+		die(1, "socket:");
+	if (bind(r->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		die(1, "bind %s:", r->path);
+	if (o->has_user && (chown(r->dir, o->user.uid, o->user.gid) < 0 ||
+	    chown(r->path, o->user.uid, o->user.gid) < 0))
+		die(1, "chown %s:", r->dir);
+}
+
+static void
+ready_open(const struct opts *o, struct ready *r)
+{
+	int p[2];
+
+	memset(r, 0, sizeof(*r));
+	r->fd = r->child_fd = -1;
+	r->result = -1;
+	if (o->notify) {
+		ready_open_notify(o, r);
+	} else if (o->ready_fd >= 0) {
+		if (pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0)
+			die(1, "pipe:");
+		/* The daemon's end blocks, as a plain fd would. */
+		if (fcntl(p[1], F_SETFL, 0) < 0)
+			die(1, "fcntl:");
+		r->fd = p[0];
+		r->child_fd = p[1];
+	}
+}
+
+static void
+ready_done(struct ready *r, int result)
+{
+	if (r->result < 0)
+		r->result = result;
+	loop_stop(r->loop);
+}
+
+static void
+ready_reap(struct loop *l, int sig, void *arg)
+{
+	struct ready *r = arg;
+	char name[16];
+	pid_t p;
+	int st;
+
+	(void)l;
+	(void)sig;
+	while ((p = waitpid(-1, &st, WNOHANG)) > 0) {
+		if (p != r->pid)
+			continue;
+		if (WIFSIGNALED(st))
+			warn("pid %ld was killed by signal %d (%s) before it "
+			    "was ready", (long)p, WTERMSIG(st),
+			    signal_name(WTERMSIG(st), name, sizeof(name)));
+		else
+			warn("pid %ld exited with status %d before it was "
+			    "ready", (long)p, WEXITSTATUS(st));
+		ready_done(r, 1);
+	}
+}
+
+static void
+ready_timeout(struct loop *l, void *arg)
+{
+	struct ready *r = arg;
+	char dur[32];
+
+	(void)l;
+	warn("pid %ld not ready after %s; left running", (long)r->pid,
+	    duration_fmt(r->wait, dur, sizeof(dur)));
+	ready_done(r, 1);
+}
+
+static void
+ready_eof_check(struct loop *l, void *arg)
+{
+	struct ready *r = arg;
+
+	ready_reap(l, SIGCHLD, r);
+	if (r->result < 0) {
+		warn("pid %ld closed its readiness fd without a line; left "
+		    "running", (long)r->pid);
+		ready_done(r, 1);
+	}
+}
+
+/* --ready-fd: any line means ready. EOF without one: the daemon closed
+ * it or died; SIGCHLD, usually already queued, tells which. */
+static void
+ready_line(struct loop *l, int fd, int events, void *arg)
+{
+	struct ready *r = arg;
+	char buf[256];
+	ssize_t n;
+
+	(void)events;
+	while ((n = read(fd, buf, sizeof(buf))) < 0 && errno == EINTR)
+		;
+	if (n < 0) {
+		if (errno == EAGAIN)
+			return;
+		die(1, "read:");
+	}
+	if (n == 0) {
+		loop_fd(l, fd, 0, NULL, NULL);
+		r->eof_timer = loop_timer(l, clock_mono() + EOF_GRACE,
+		    ready_eof_check, r);
+		return;
+	}
+	if (memchr(buf, '\n', (size_t)n) != NULL) {
+		verbose("pid %ld ready", (long)r->pid);
+		ready_done(r, 0);
+	}
+}
+
+/* -N: sd_notify datagrams, "KEY=VALUE" lines. */
+static void
+ready_notify(struct loop *l, int fd, int events, void *arg)
+{
+	struct ready *r = arg;
+	char buf[4097], *line, *save;
+	ssize_t n;
+
+	(void)l;
+	(void)events;
+	for (;;) {
+		n = recv(fd, buf, sizeof(buf) - 1, 0);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN)
+				return;
+			die(1, "recv:");
+		}
+		buf[n] = '\0';
+		for (line = strtok_r(buf, "\n", &save); line != NULL;
+		    line = strtok_r(NULL, "\n", &save)) {
+			if (strncmp(line, "STATUS=", 7) == 0)
+				verbose("pid %ld: %s", (long)r->pid, line + 7);
+			else if (strcmp(line, "READY=1") == 0) {
+				verbose("pid %ld ready", (long)r->pid);
+				ready_done(r, 0);
+			}
+		}
+		if (r->result >= 0)
+			return;
+	}
+}
+
+/* Interrupted while waiting: the daemon runs on, its socket goes. */
+static void
+ready_interrupted(struct loop *l, int sig, void *arg)
+{
+	struct ready *r = arg;
+	char name[16];
+
+	(void)l;
+	warn("%s while waiting; pid %ld left running",
+	    signal_name(sig, name, sizeof(name)), (long)r->pid);
+	ready_done(r, 128 + sig);
+}
+
+/* Wait for readiness, the daemon's death or the deadline. */
+static int
+ready_wait(const struct opts *o, struct ready *r)
+{
+	if (loop_fd(r->loop, r->fd, LOOP_IN, o->notify ? ready_notify :
+	    ready_line, r) < 0)
+		die(1, "loop:");
+	if (o->wait > 0 && loop_timer(r->loop, clock_mono() + o->wait,
+	    ready_timeout, r) < 0)
+		die(1, "loop:");
+	ready_reap(r->loop, SIGCHLD, r);
+	while (r->result < 0)
+		if (loop_once(r->loop) < 0)
+			die(1, "loop:");
+	return r->result;
+}
+
+/* Linux: orphans of our descendants come to us, so the daemon's exit
+ * status is ours to read while we wait for its readiness. */
+static void
+become_subreaper(void)
+{
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0)
+		die(1, "prctl(PR_SET_CHILD_SUBREAPER):");
+}
+
+/* The middle child: a new session, then the daemon, which is not its
+ * session's leader and can never acquire a terminal. */
+static void
+middle_run(const struct opts *o, struct ready *r, int rep)
+{
+	pid_t pid;
+
+	report_fd = rep;
+	if (r->fd >= 0)
+		close(r->fd);
+	if (setsid() < 0)
+		child_fail(1, "setsid:");
+	pid = fork();
+	if (pid < 0)
+		child_fail(1, "fork:");
+	if (pid > 0)
+		_exit(0);
+	/* A caller that died must not take the daemon with it. */
+	signal(SIGPIPE, SIG_IGN);
+	child_report(REPORT_PID, getpid());
+	child_run(o, r->child_fd, r->path);
+}
+
+/* Read the daemon's reports until the pipe closes. Returns the status
+ * to exit with, or -1 when COMMAND runs. */
+static int
+start_reports(const struct opts *o, int fd, pid_t *pid)
+{
+	struct report rep;
+	ssize_t n;
+	int result = -1, got_pid = 0;
+
+	for (;;) {
+		n = io_read_full(fd, &rep, sizeof(rep));
+		if (n < 0)
+			die(1, "read:");
+		if (n == 0)
+			break;
+		if ((size_t)n != sizeof(rep))
+			die(1, "short report from the daemon");
+		rep.text[sizeof(rep.text) - 1] = '\0';
+		switch (rep.type) {
+		case REPORT_PID:
+			*pid = rep.pid;
+			got_pid = 1;
+			break;
+		case REPORT_BUSY:
+			notice("already running (pid %ld)", (long)rep.pid);
+			result = 0;
+			break;
+		case REPORT_FAIL:
+			warn("%s", rep.text);
+			result = rep.status;
+			break;
+		}
+	}
+	close(fd);
+	if (result < 0 && !got_pid)
+		die(1, "the daemon died before it could start '%s'", o->cmd[0]);
+	return result;
+}
+
+static int
+start(const struct opts *o)
+{
+	static struct ready r;	/* static: cleaned up at exit */
+	pid_t pid, daemon = 0;
+	int rep[2], st, result;
+
+	signal(SIGCHLD, SIG_DFL);	/* a caller may have left SIG_IGN */
+	if (o->pidfile != NULL) {
+		if (check_or_die(o, &pid, 1) == PIDFILE_RUNNING) {
+			notice("already running (pid %ld)", (long)pid);
+			return 0;
+		}
+	}
+	ready_open(o, &r);
+	if (r.fd >= 0) {
+		become_subreaper();
+		/* SIGCHLD is routed (blocked) before fork: none is lost. */
+		if ((r.loop = loop_new()) == NULL ||
+		    loop_signal(r.loop, SIGCHLD, ready_reap, &r) < 0 ||
+		    loop_signal(r.loop, SIGINT, ready_interrupted, &r) < 0 ||
+		    loop_signal(r.loop, SIGTERM, ready_interrupted, &r) < 0 ||
+		    loop_signal(r.loop, SIGHUP, ready_interrupted, &r) < 0)
+			die(1, "loop:");
+	}
+	if (pipe2(rep, O_CLOEXEC) < 0)
+		die(1, "pipe:");
+	fflush(NULL);
+	if ((pid = fork()) < 0)
+		die(1, "fork:");
+	if (pid == 0) {
+		close(rep[0]);
+		middle_run(o, &r, rep[1]);
+	}
+	close(rep[1]);
+	if (r.child_fd >= 0)
+		close(r.child_fd);
+	result = start_reports(o, rep[0], &daemon);
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	if (result >= 0)
+		return result;
+	verbose("started '%s' as pid %ld", o->cmd[0], (long)daemon);
+	if (r.fd < 0)
+		return 0;
+	r.pid = daemon;
+	r.wait = o->wait;
+	result = ready_wait(o, &r);
+	close(r.fd);
+	loop_free(r.loop);
+	ready_cleanup();
+	return result;
+}
+
+int
+main(int argc, char *argv[])
+{
+	static struct opts o;	/* static: reachable until exit */
+
+	msg_init(argv[0]);
+	opts_parse(&o, argc, argv);
+	switch (o.mode) {
+	case MODE_STATUS:
+		return ctl_status(&o);
+	case MODE_STOP:
+		return ctl_stop(&o);
+	case MODE_SIGNAL:
+		return ctl_signal(&o);
+	}
+	if (o.foreground)
+		child_run(&o, -1, NULL);
+	return start(&o);
+}
