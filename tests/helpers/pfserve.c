@@ -1,0 +1,108 @@
+/*
+ * pfserve: a socket-activated test server (systemd protocol). Checks that
+ * LISTEN_FDS >= 1 and LISTEN_PID is its own pid, then answers every
+ * connection on fd 3 with one line "PID ok" (or "PID bad") and closes it.
+ * TERM/INT: finish the connection in hand, then exit 0.
+ *
+ *   pfserve [-e DIR] [-D MS]
+ *   -e DIR   at start write DIR/PID: "PID ok|bad PORT LISTEN_FDNAMES"
+ *   -D MS    wait MS milliseconds after TERM before exiting (draining)
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static volatile sig_atomic_t stop;
+
+static void
+on_term(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *dir = NULL, *s;
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	struct sigaction sa;
+	struct pollfd pfd;
+	sigset_t block, none;
+	char path[4096], line[256];
+	int c, ok, fd, conn, n, port = 0, delay = 0;
+
+	while ((c = getopt(argc, argv, "e:D:")) != -1) {
+		if (c == 'e')
+			dir = optarg;
+		else if (c == 'D')
+			delay = atoi(optarg);
+		else {
+			fprintf(stderr, "usage: pfserve [-e DIR] [-D MS]\n");
+			return 2;
+		}
+	}
+	s = getenv("LISTEN_PID");
+	ok = s && atol(s) == (long)getpid() && getenv("LISTEN_FDS") &&
+	    atoi(getenv("LISTEN_FDS")) >= 1;
+	if (getsockname(3, (struct sockaddr *)&ss, &sl) == 0) {
+		if (ss.ss_family == AF_INET)
+			port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+		else if (ss.ss_family == AF_INET6)
+			port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	} else
+		ok = 0;
+	if (dir != NULL) {
+		snprintf(path, sizeof(path), "%s/%ld", dir, (long)getpid());
+		n = snprintf(line, sizeof(line), "%ld %s %d %s\n",
+		    (long)getpid(), ok ? "ok" : "bad", port,
+		    getenv("LISTEN_FDNAMES") ? getenv("LISTEN_FDNAMES") : "-");
+		fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		if (fd < 0 || write(fd, line, (size_t)n) != n)
+			perror("pfserve: -e");
+		if (fd >= 0)
+			close(fd);
+	}
+	if (!ok) {
+		fprintf(stderr, "pfserve: not socket-activated for me\n");
+		return 3;
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_term;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigprocmask(SIG_BLOCK, &block, NULL);
+	sigemptyset(&none);
+	n = snprintf(line, sizeof(line), "%ld ok\n", (long)getpid());
+	pfd.fd = 3;
+	pfd.events = POLLIN;
+	while (!stop) {
+		/* Signals are only let in while waiting: a connection
+		 * taken is always answered. */
+		if (ppoll(&pfd, 1, NULL, &none) < 0)
+			continue;
+		conn = accept4(3, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		if (conn < 0)
+			continue;
+		if (write(conn, line, (size_t)n) < 0)
+			perror("pfserve: write");
+		close(conn);
+	}
+	if (delay > 0)
+		usleep((useconds_t)delay * 1000);
+	return 0;
+}
