@@ -18,6 +18,10 @@ typedef void (*loop_timer_fn)(struct loop *l, void *arg);
 
 /* New loop, or NULL with errno. */
 struct loop *loop_new(void);
+/* Free the loop and close its signalfd. Routed signals stay blocked and
+ * their dispositions unchanged (a late TERM must not kill a program that
+ * is winding down); unroute them first with loop_signal(l, sig, NULL,
+ * NULL) to restore them. */
 void loop_free(struct loop *l);
 
 /* Route sig to fn from now on (the signal is blocked in the process

@@ -1,0 +1,281 @@
+#!/usr/bin/env bats
+# palarm: ticks, run mode, signal mode, deadline, dead man's switch
+# (DESIGN §3.4). Helpers: recorder (signals), heartbeat (-W).
+
+bats_require_minimum_version 1.5.0
+load helpers
+
+has_line() { grep -qx -- "$2" "$1" 2>/dev/null; }
+ready() { has_line "$1" ready; }
+count_lines() { grep -c -x -- "$2" "$1" 2>/dev/null || true; }
+# at_least N FILE LINE: FILE holds LINE at least N times.
+at_least() { [ "$(count_lines "$2" "$3")" -ge "$1" ]; }
+
+@test "palarm: -c 5 100ms prints 1..5 in about 0.5 s" {
+	local t0=$(ms_now)
+	run -0 palarm -c 5 100ms
+	local el=$(( $(ms_now) - t0 ))
+	echo "elapsed ${el}ms"
+	[ "$output" = "$(seq 5)" ]
+	[ "$el" -ge 490 ]
+	[ "$el" -lt 1500 ]
+}
+
+@test "palarm: -i adds tick 0 at once" {
+	run -0 palarm -i -c 2 50ms
+	[ "$output" = "$(printf '0\n1\n2')" ]
+}
+
+@test "palarm: 10ms | head -3 exits at once with status 0" {
+	local t0=$(ms_now)
+	run -0 timeout 10 bash -c 'palarm 10ms | head -3; echo "status ${PIPESTATUS[*]}"'
+	[ "$output" = "$(printf '1\n2\n3\nstatus 0 0')" ]
+	[ $(( $(ms_now) - t0 )) -lt 2000 ]
+}
+
+@test "palarm: a closed pipe ends it at once even between long ticks" {
+	local t0=$(ms_now)
+	run -0 timeout 10 bash -c 'palarm -i 1h | head -1; echo "status ${PIPESTATUS[*]}"'
+	[ "$output" = "$(printf '0\nstatus 0 0')" ]
+	[ $(( $(ms_now) - t0 )) -lt 3000 ]
+}
+
+@test "palarm: -T lines carry the wall-clock time" {
+	local before after
+	before=$(date +%s)
+	run -0 palarm -T -c 3 20ms
+	after=$(date +%s)
+	[ "${#lines[@]}" -eq 3 ]
+	local n line
+	for n in 1 2 3; do
+		line=${lines[n-1]}
+		[[ "$line" =~ ^$n\ ([0-9]+)\.[0-9]{3}$ ]]
+		[ "${BASH_REMATCH[1]}" -ge "$before" ]
+		[ "${BASH_REMATCH[1]}" -le "$after" ]
+	done
+}
+
+@test "palarm: -a 1s ticks land within a few ms after whole seconds" {
+	run -0 palarm -a -T -c 2 1s
+	local line ms
+	for line in "${lines[@]}"; do
+		ms=${line##*.}
+		echo "$line"
+		[ $((10#$ms)) -lt 60 ]
+	done
+}
+
+@test "palarm: -j delays ticks randomly without moving the schedule" {
+	run -0 palarm -T -j 40ms -c 10 100ms
+	[ "${#lines[@]}" -eq 10 ]
+	local i prev=0 t d spread=0
+	for i in 0 1 2 3 4 5 6 7 8 9; do
+		t=${lines[i]#* }; t=${t/./}
+		if [ "$prev" -gt 0 ]; then
+			d=$(( t - prev ))
+			# Each gap is 100 ms +/- the two jitters (and load).
+			[ "$d" -ge 55 ] && [ "$d" -le 160 ] || { echo "gap $d"; return 1; }
+			[ $(( d < 97 || d > 103 )) -eq 1 ] && spread=$(( spread + 1 ))
+		fi
+		prev=$t
+	done
+	# The last tick is still due near 1 s: no accumulated jitter.
+	local first=${lines[0]#* }
+	local span=$(( prev - ${first/./} ))
+	echo "span ${span}ms, jittered gaps $spread"
+	[ "$span" -ge 850 ] && [ "$span" -le 960 ]
+	[ "$spread" -ge 3 ]
+}
+
+@test "palarm: 300 ticks at 10 ms span 2.99 s: no drift" {
+	run -0 --separate-stderr palarm -v -T -c 300 10ms
+	local n=${#lines[@]} missed
+	missed=$(sed -n 's/^palarm: missed \([0-9]*\) ticks*$/\1/p' \
+		<<<"$stderr" | awk '{ s += $1 } END { print s + 0 }')
+	echo "printed $n missed $missed"
+	# The schedule's count is exact; under load a wake-up more than
+	# 10 ms late coalesces a tick (counted by -v), never shifts one.
+	[ "$n" -ge 250 ]
+	[ $(( n + missed )) -eq 300 ]
+	[ "${lines[n-1]%% *}" = 300 ]
+	local first=${lines[0]#* } last=${lines[n-1]#* }
+	local span=$(( ${last/./} - ${first/./} ))
+	echo "span ${span}ms"
+	# A sleep loop drifts by tens of ms here; palarm is on schedule.
+	[ "$span" -ge 2985 ]
+	[ "$span" -le 3015 ]
+}
+
+@test "palarm: a stalled consumer coalesces missed ticks, -v counts them" {
+	spawn_bg palarm -v -c 300 10ms >ticks 2>err
+	local pp=$!
+	sleep 0.5
+	kill -STOP "$pp"
+	sleep 0.6
+	kill -CONT "$pp"
+	local t0=$(ms_now)
+	wait "$pp"
+	local printed missed
+	printed=$(wc -l < ticks)
+	missed=$(sed -n 's/^palarm: missed \([0-9]*\) ticks*$/\1/p' err |
+		awk '{ s += $1 } END { print s + 0 }')
+	echo "printed $printed missed $missed"
+	[ "$(tail -1 ticks)" = 300 ]
+	[ "$missed" -ge 40 ]		# about 60 ticks fell in the stop
+	[ $(( printed + missed )) -eq 300 ]
+	# No burst: after the stop, numbering jumps rather than replaying.
+	[ "$printed" -lt 270 ]
+}
+
+@test "palarm: a consumer that stops reading makes ticks coalesce, not burst" {
+	# The reader shrinks the pipe to one page, then reads nothing for
+	# 1.5 s: palarm blocks in write, and on waking counts what it missed.
+	run -0 --separate-stderr bash -c 'palarm -v -c 2500 1ms | python3 -c "
+import fcntl, sys, time
+fcntl.fcntl(0, 1031, 4096)
+time.sleep(1.5)
+sys.stdout.write(sys.stdin.read())" > ticks'
+	local printed missed
+	printed=$(wc -l < ticks)
+	missed=$(sed -n 's/^palarm: missed \([0-9]*\) ticks*$/\1/p' <<<"$stderr" |
+		awk '{ s += $1 } END { print s + 0 }')
+	echo "printed $printed missed $missed"
+	[ "$(tail -1 ticks)" = 2500 ]
+	[ $(( printed + missed )) -eq 2500 ]
+	[ "$missed" -ge 300 ]
+}
+
+@test "palarm: run mode never overlaps and reports skipped ticks" {
+	run -0 --separate-stderr palarm -c 8 100ms -- sh -c \
+		'mkdir lock 2>/dev/null || echo OVERLAP; echo "run $PALARM_TICK"; sleep 0.25; rmdir lock'
+	echo "$output"
+	echo "$stderr"
+	[[ "$output" != *OVERLAP* ]]
+	[[ "${lines[0]}" == "run 1" ]]
+	[ "${#lines[@]}" -ge 2 ]
+	[ "${#lines[@]}" -le 4 ]
+	[[ "$stderr" == *"palarm: tick 2 skipped: previous run still going"* ]]
+}
+
+@test "palarm: run mode puts the tick number in PALARM_TICK" {
+	run -0 palarm -c 3 50ms -- sh -c 'echo "t=$PALARM_TICK"'
+	[ "$output" = "$(printf 't=1\nt=2\nt=3')" ]
+}
+
+@test "palarm: -d 1s -- sleep 5 exits 124 after about 1 s" {
+	local t0=$(ms_now)
+	run -124 palarm -d 1s -- sleep 5
+	local el=$(( $(ms_now) - t0 ))
+	echo "elapsed ${el}ms"
+	[ "$el" -ge 950 ]
+	[ "$el" -lt 2500 ]
+}
+
+@test "palarm: -d with -k kills a TERM-ignoring COMMAND and still gives 124" {
+	local t0=$(ms_now)
+	run -124 palarm -d 500ms -k 1s -- recorder -i -o rec
+	local el=$(( $(ms_now) - t0 ))
+	echo "elapsed ${el}ms"
+	[ "$el" -ge 1400 ]
+	[ "$el" -lt 3500 ]
+	has_line rec ready
+}
+
+@test "palarm: -d 5s -- sh -c 'exit 3' exits 3 at once" {
+	local t0=$(ms_now)
+	run -3 palarm -d 5s -- sh -c 'exit 3'
+	[ $(( $(ms_now) - t0 )) -lt 2000 ]
+}
+
+@test "palarm: -d -s USR1 sends that signal at the deadline" {
+	run -124 palarm -d 300ms -s USR1 -- recorder -e USR1 -o rec
+	has_line rec USR1
+}
+
+@test "palarm: an inherited interval timer does not fire in palarm" {
+	# perl's alarm sets ITIMER_REAL, which survives exec.
+	run -0 perl -e 'alarm 1; exec @ARGV or die' palarm -d 5s -- sleep 1.5
+}
+
+@test "palarm: -s USR1 -p PID 100ms signals about 10 times a second, ends with PID" {
+	spawn_bg recorder -o rec
+	local rp=$!
+	wait_for 5 ready rec
+	spawn_bg palarm -s USR1 -p "$rp" 100ms
+	local pp=$!
+	sleep 1
+	local n
+	n=$(count_lines rec USR1)
+	echo "signals in 1 s: $n"
+	[ "$n" -ge 7 ]
+	[ "$n" -le 12 ]
+	kill -KILL "$rp"
+	wait "$rp" 2>/dev/null || true
+	wait_for 3 gone "$pp"
+	local st=0
+	wait "$pp" || st=$?
+	[ "$st" -eq 0 ]
+}
+
+@test "palarm: -W 500ms passes lines through and exits 124 after they stop" {
+	mkfifo beats
+	spawn_bg sh -c "exec heartbeat -n 5 -i 100 > beats"
+	local t0=$(ms_now)
+	run -124 palarm -W 500ms < beats
+	local el=$(( $(ms_now) - t0 ))
+	echo "elapsed ${el}ms"
+	[ "$output" = "$(printf 'beat %s\n' 1 2 3 4 5 | head -c -1)" ]
+	# 5 beats take 400 ms, then 500 ms of silence.
+	[ "$el" -ge 850 ]
+	[ "$el" -lt 2500 ]
+}
+
+@test "palarm: -W stays quiet while heartbeats keep coming" {
+	mkfifo beats
+	spawn_bg sh -c "exec heartbeat -n 15 -i 100 > beats"
+	local t0=$(ms_now)
+	run -124 palarm -W 400ms < beats
+	[ "${#lines[@]}" -eq 15 ]
+	[ $(( $(ms_now) - t0 )) -ge 1700 ]
+}
+
+@test "palarm: -W with -s USR1 -p PID signals instead of exiting" {
+	spawn_bg recorder -o rec
+	local rp=$!
+	wait_for 5 ready rec
+	mkfifo beats
+	spawn_bg sh -c "exec heartbeat -n 3 -i 100 > beats"
+	spawn_bg sh -c "exec palarm -W 300ms -s USR1 -p $rp < beats"
+	local pp=$!
+	wait_for 5 has_line rec USR1
+	alive "$pp"
+	# Silence goes on: it fires again after another 300 ms.
+	wait_for 5 at_least 2 rec USR1
+	alive "$pp"
+}
+
+@test "palarm: -W with a COMMAND runs it on silence, with /dev/null as stdin" {
+	run -124 palarm -W 200ms -- sh -c 'echo "fired $(readlink /proc/$$/fd/0)"' \
+		< <(echo beat; exec sleep 0.5)
+	[ "${lines[0]}" = beat ]
+	[ "${lines[1]}" = "fired /dev/null" ]
+}
+
+@test "palarm: bad input is one line and exit 2" {
+	local args
+	for args in "0" "-- -1s" "0ms" "abc" "-s NOSUCH -p 1 1s" "-p 1 1s" \
+		"-d 1s" "-d 1s --" "-c 0 1s" "-s USR1 1s"; do
+		run -2 --separate-stderr palarm $args
+		echo "$args: $stderr"
+		[ "${#stderr_lines[@]}" -eq 1 ]
+		[[ "$stderr" == palarm:* ]]
+		[ -z "$output" ]
+	done
+}
+
+@test "palarm: -h prints a synopsis, -V the version" {
+	run -0 palarm -h
+	[[ "$output" == usage:\ palarm* ]]
+	run -0 palarm -V
+	[[ "$output" == "palarm (pkit) "* ]]
+}
