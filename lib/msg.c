@@ -15,13 +15,21 @@ void
 msg_init(const char *argv0)
 {
 	const char *base;
+	size_t n;
 
 	if (argv0 == NULL || *argv0 == '\0')
 		return;
 	base = strrchr(argv0, '/');
 	base = base ? base + 1 : argv0;
-	if (*base != '\0')
-		snprintf(prog, sizeof(prog), "%s", base);
+	n = strlen(base);
+	if (n == 0)
+		return;
+	/* memcpy, not snprintf: start-up should not fault in printf's code
+	 * pages, which show up in every program's resident size. */
+	if (n >= sizeof(prog))
+		n = sizeof(prog) - 1;
+	memcpy(prog, base, n);
+	prog[n] = '\0';
 }
 
 const char *
