@@ -44,7 +44,7 @@ duration_parse(const char *s, int64_t *ns)
 	if (s == NULL)
 		return fail(EINVAL);
 	for (; isdigit((unsigned char)*s); s++, digits++) {
-		if (whole > (INT64_MAX - 9) / 10)
+		if (whole > (INT64_MAX - (*s - '0')) / 10)
 			return fail(ERANGE);
 		whole = whole * 10 + (*s - '0');
 	}
@@ -67,7 +67,8 @@ duration_parse(const char *s, int64_t *ns)
 		return fail(ERANGE);
 	total = whole * unit;
 	frac = frac * unit + 0.5L;
-	if (frac >= (long double)(INT64_MAX - total))
+	if (frac >= (long double)INT64_MAX ||
+	    (int64_t)frac > INT64_MAX - total)
 		return fail(ERANGE);
 	*ns = total + (int64_t)frac;
 	return 0;

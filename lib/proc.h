@@ -59,7 +59,10 @@ int proc_pidfd_signal(int pidfd, pid_t pid, int sig);
  * skipped) has exited, or until the monotonic deadline `until` (ns, -1 =
  * none). Entries that exited are set to -1 and closed. Without pidfd
  * support pids[] are polled with kill(pid, 0) every few ms; zombies count
- * as exited. Returns the number still alive (0 = all gone), or -1. */
+ * as exited. Returns the number still alive (0 = all gone), or -1.
+ * Precisely: when pids is not NULL, an entry with fds[i] == -1 and
+ * pids[i] > 0 is polled by pid (use proc_gone afterwards to see which);
+ * pass pids NULL when every entry has a pidfd. */
 int proc_wait_gone(int *fds, const pid_t *pids, size_t n, int64_t until);
 
 /* True (1) if pid is gone or a zombie, 0 if alive. */
