@@ -369,14 +369,8 @@ opts_parse(struct opts *o, int argc, char *argv[])
 			o->mode = MODE_SIGNAL;
 			modes++;
 			break;
-		case ':':
-			if (optopt > 0 && optopt < 128)
-				usage_die("option -%c needs a value", optopt);
-			usage_die("option '%s' needs a value", argv[optind - 1]);
 		default:
-			if (optopt > 0 && optopt < 128)
-				usage_die("unknown option -%c", optopt);
-			usage_die("unknown option '%s'", argv[optind - 1]);
+			die_badopt(c, argv);
 		}
 	}
 	if (modes > 1)

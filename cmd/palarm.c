@@ -82,13 +82,6 @@ static const char usage_text[] =
     "       palarm -W TIMEOUT [-s SIG -p PID | -- COMMAND...]\n";
 
 static void
-usage(void)
-{
-	fputs(usage_text, stderr);
-	exit(2);
-}
-
-static void
 finish(struct palarm *p, int status)
 {
 	p->status = status;
@@ -467,7 +460,8 @@ parse_args(int argc, char **argv, struct palarm *p)
 	long long v;
 	int c, ticky = 0;
 
-	while ((c = getopt_long(argc, argv, "+ac:d:hij:k:p:qs:TvVW:",
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+:ac:d:hij:k:p:qs:TvVW:",
 	    longopts, NULL)) != -1) {
 		switch (c) {
 		case 'a': p->align = ticky = 1; break;
@@ -509,7 +503,8 @@ parse_args(int argc, char **argv, struct palarm *p)
 			need_positive(optarg, &p->interval, "timeout");
 			p->mode = WATCH;
 			break;
-		default: usage();
+		default:
+			die_badopt(c, argv);
 		}
 	}
 	argv += optind;

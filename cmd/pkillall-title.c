@@ -240,13 +240,8 @@ parse_args(int argc, char **argv, struct opts *o)
 		case 'w':
 			o->wait = 1;
 			break;
-		case ':':
-			die(EXIT_USAGE, "option '%s' needs a value",
-			    argv[optind - 1]);
 		default:
-			if (optopt != 0)
-				die(EXIT_USAGE, "unknown option '-%c'", optopt);
-			die(EXIT_USAGE, "unknown option '%s'", argv[optind - 1]);
+			die_badopt(c, argv);
 		}
 	}
 	if (o->sig_given && o->sig == 0) {

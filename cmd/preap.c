@@ -56,13 +56,6 @@ static const char usage_text[] =
     "usage: preap [-r FILE] [-g] [-w | -k GRACE] [-p SIG] [-q|-v] -- COMMAND [ARG]...\n"
     "       preap -z\n";
 
-static void
-usage(void)
-{
-	fputs(usage_text, stderr);
-	exit(2);
-}
-
 /* Signals that must keep their default action: faults are synchronous
  * and forwarding them makes no sense; CHLD is ours; PIPE from our own
  * writes to a closed -r pipe must not reach COMMAND. */
@@ -359,7 +352,8 @@ parse_args(int argc, char **argv, struct preap *p, int *zombies)
 	const char *log = NULL;
 	int c, waitflag = 0, killflag = 0;
 
-	while ((c = getopt_long(argc, argv, "+ghk:p:qr:vVwz", longopts,
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+:ghk:p:qr:vVwz", longopts,
 	    NULL)) != -1) {
 		switch (c) {
 		case 'g':
@@ -396,7 +390,7 @@ parse_args(int argc, char **argv, struct preap *p, int *zombies)
 			*zombies = 1;
 			break;
 		default:
-			usage();
+			die_badopt(c, argv);
 		}
 	}
 	if (waitflag && killflag)

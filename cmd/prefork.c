@@ -622,12 +622,8 @@ opts_parse(int argc, char **argv)
 			opt.retry = (int)num_arg("retry count", optarg, 0, 1000);
 			retry_set = 1;
 			break;
-		case ':':
-			die(2, "option '%s' needs a value", argv[optind - 1]);
 		default:
-			if (optopt != 0)
-				die(2, "unknown option '-%c'", optopt);
-			die(2, "unknown option '%s'", argv[optind - 1]);
+			die_badopt(c, argv);
 		}
 	}
 	if (optind >= argc)

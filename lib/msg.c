@@ -1,5 +1,6 @@
 /* msg: "prog: text[: strerror]" diagnostics on stderr. */
 #include <errno.h>
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -117,6 +118,20 @@ verbose(const char *fmt, ...)
 	vmsg(err, fmt, ap);
 	va_end(ap);
 	errno = err;
+}
+
+void
+die_badopt(int c, char *const argv[])
+{
+	const char *word = optind > 0 ? argv[optind - 1] : "";
+
+	if (c == ':')
+		die(2, "option '%s' needs a value", word);
+	/* A short option in a cluster (-qZ) is named by optopt; a long one
+	 * only by the word it came in. */
+	if (optopt > 0 && optopt < 128 && (word[0] != '-' || word[1] != '-'))
+		die(2, "unknown option '-%c'", optopt);
+	die(2, "unknown option '%s'", word);
 }
 
 void

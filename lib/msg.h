@@ -20,6 +20,11 @@ void warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void notice(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void verbose(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* For getopt_long's '?' and ':' returns (set opterr = 0 and put ':'
+ * after the '+' of the optstring): print "unknown option '-x'" or
+ * "option '-x' needs a value" as one line and exit 2. */
+void die_badopt(int c, char *const argv[]) __attribute__((noreturn));
+
 /* Print "NAME (pkit) VERSION" on stdout and exit 0. */
 void msg_version(void) __attribute__((noreturn));
 

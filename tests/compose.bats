@@ -2,6 +2,8 @@
 # The four behaviours of DESIGN §4 end to end, as assertions: the same
 # scenarios examples/*.sh and `make demo` show.
 
+bats_require_minimum_version 1.5.0
+
 load helpers
 
 local_setup() {

@@ -1,6 +1,8 @@
 #!/usr/bin/env bats
 # make install / uninstall into a DESTDIR staging tree.
 
+bats_require_minimum_version 1.5.0
+
 load helpers
 
 TOP=$BATS_TEST_DIRNAME/..
