@@ -42,7 +42,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -966,7 +965,7 @@ ready_wait(const struct opts *o, struct ready *r)
 static void
 become_subreaper(void)
 {
-	if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0)
+	if (proc_set_subreaper() < 0)
 		die(1, "prctl(PR_SET_CHILD_SUBREAPER):");
 }
 

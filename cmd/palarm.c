@@ -27,7 +27,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -585,7 +584,7 @@ setup(struct palarm *p)
 
 	clear_itimers();
 	/* Default slack is 50 us; ticks want to be on time. */
-	(void)prctl(PR_SET_TIMERSLACK, 1UL);
+	clock_fine_slack();
 	signal(SIGPIPE, SIG_IGN);
 	p->rng = (uint64_t)clock_mono() ^ ((uint64_t)getpid() << 32) ^ 1;
 	if ((p->loop = loop_new()) == NULL)

@@ -25,7 +25,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -466,7 +465,7 @@ main(int argc, char **argv)
 	first = parse_args(argc, argv, &p, &zombies);
 	if (zombies)
 		return list_zombies();
-	if (getpid() != 1 && prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
+	if (getpid() != 1 && proc_set_subreaper() < 0)
 		die(125, "cannot become a subreaper:");
 	if ((p.loop = loop_new()) == NULL)
 		die(125, "cannot create event loop:");

@@ -1,5 +1,7 @@
 /* clock: nanosecond monotonic and wall time, absolute sleeps. */
+#define _GNU_SOURCE
 #include <errno.h>
+#include <sys/prctl.h>
 #include <time.h>
 
 #include "clock.h"
@@ -52,4 +54,10 @@ clock_sleep_until(int64_t when, int interruptible)
 		}
 	}
 	return 0;
+}
+
+void
+clock_fine_slack(void)
+{
+	(void)prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
 }

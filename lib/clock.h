@@ -13,6 +13,10 @@ int64_t clock_mono(void);		/* CLOCK_MONOTONIC */
 int64_t clock_wall(void);		/* CLOCK_REALTIME, since the epoch */
 struct timespec clock_ts(int64_t ns);	/* ns (>= 0) as a timespec */
 
+/* Ask for timer wake-ups as close to due as the kernel can (the default
+ * slack is 50 us; PR_SET_TIMERSLACK on Linux). Best effort. */
+void clock_fine_slack(void);
+
 /* Sleep until the monotonic time `when` (ns), restarting after signals.
  * Returns 0, or -1 with errno EINTR if `interruptible` and a handled
  * signal arrived first. */

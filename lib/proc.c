@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -521,4 +522,10 @@ proc_wait_gone(int *fds, const pid_t *pids, size_t n, int64_t until)
 	free(pfd);
 	free(idx);
 	return (int)alive;
+}
+
+int
+proc_set_subreaper(void)
+{
+	return prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
 }

@@ -65,6 +65,10 @@ int proc_pidfd_signal(int pidfd, pid_t pid, int sig);
  * pass pids NULL when every entry has a pidfd. */
 int proc_wait_gone(int *fds, const pid_t *pids, size_t n, int64_t until);
 
+/* Make the caller a child subreaper (PR_SET_CHILD_SUBREAPER): orphaned
+ * descendants are reparented to it instead of to init. 0 or -1/errno. */
+int proc_set_subreaper(void);
+
 /* True (1) if pid is gone or a zombie, 0 if alive. */
 int proc_gone(pid_t pid);
 
