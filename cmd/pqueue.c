@@ -2013,22 +2013,20 @@ usage(void)
 	exit(0);
 }
 
-/* getopt on a subcommand's own argv. */
+/* getopt on a subcommand's own argv; opts starts with '+'. */
 static int
 sub_getopt(int argc, char **argv, const char *opts,
     const struct option *lo)
 {
+	char quiet[64];
 	int c;
 
+	/* "+:..." makes a missing value ':' rather than '?'. */
+	snprintf(quiet, sizeof(quiet), "+:%s", opts + 1);
 	opterr = 0;
-	c = getopt_long(argc, argv, opts, lo, NULL);
-	if (c == '?' || c == ':') {
-		if (optopt != 0)
-			die(2, "%s: unknown option or missing value: -%c",
-			    argv[0], optopt);
-		die(2, "%s: unknown option or missing value: %s", argv[0],
-		    argv[optind - 1]);
-	}
+	c = getopt_long(argc, argv, quiet, lo, NULL);
+	if (c == '?' || c == ':')
+		die_badopt(c, argv);
 	if (c == 'h')
 		usage();
 	return c;
@@ -2298,7 +2296,8 @@ main(int argc, char **argv)
 	int c, i, st;
 
 	msg_init(argv[0]);
-	while ((c = getopt_long(argc, argv, "+d:hqvV", lo, NULL)) != -1) {
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+:d:hqvV", lo, NULL)) != -1) {
 		switch (c) {
 		case 'd':
 			qdir = optarg;
@@ -2316,7 +2315,7 @@ main(int argc, char **argv)
 			msg_version();
 			break;
 		default:
-			exit(2);
+			die_badopt(c, argv);
 		}
 	}
 	if (optind >= argc)

@@ -71,8 +71,9 @@ worker_pid() {
 	wait_for 60 eval '[ "$(pqueue len jobs)" -eq 0 ] && [ "$(pqueue dead jobs | wc -l)" -eq 1 ] && [ "$(pqueue len results)" -ge 30 ]'
 	[ "$(pqueue dead jobs)" = "poison 0" ]
 	kill -TERM "$pool"
-	run wait "$pool"
-	[ "$status" -eq 0 ]
+	# wait must run in this shell, where the pool is a child (not in run).
+	st=0; wait "$pool" || st=$?
+	[ "$st" -eq 0 ]
 	[ "$(count_title "$TT-qp-*")" -eq 0 ]
 	# Each job exactly once in the results, squared correctly.
 	run pqueue pop -n -c 100 results
@@ -120,9 +121,9 @@ worker_pid() {
 	done
 	sleep 2
 	touch "$RUN/stop"
-	run wait "$client"
+	st=0; wait "$client" || st=$?
 	cat "$RUN/client.out"
-	[ "$status" -eq 0 ]
+	[ "$st" -eq 0 ]
 	[[ "$(cat "$RUN/client.out")" == *" fail 0 "* ]]
 	# Connections were made and served by workers of several generations.
 	pids=$(sed -n 's/.* pids \([0-9]*\).*/\1/p' "$RUN/client.out")
