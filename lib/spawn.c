@@ -42,6 +42,19 @@ spawn_reset_signals(void)
 	 * glibc reserves for itself; both are harmless. */
 	for (sig = 1; sig < NSIG; sig++)
 		(void)sigaction(sig, &sa, NULL);
+#ifdef SYS_rt_sigaction
+	/* glibc refuses sigaction on the signals it keeps for itself (32
+	 * and 33), yet an inherited SIG_IGN on them survives exec. The raw
+	 * call takes them: an all-zero kernel sigaction is SIG_DFL, no
+	 * flags, empty mask, whatever the architecture's field order. */
+	{
+		static const unsigned long zero[16];
+
+		for (sig = 32; sig < SIGRTMIN; sig++)
+			(void)syscall(SYS_rt_sigaction, sig, zero, NULL,
+			    (NSIG - 1) / 8);
+	}
+#endif
 	sigemptyset(&none);
 	(void)sigprocmask(SIG_SETMASK, &none, NULL);
 }

@@ -48,6 +48,7 @@ load helpers
 
 @test "spawn: child starts with an empty mask and default dispositions" {
 	run -0 looptest sigstate
+	printf '%s\n' "$output"
 	[ "${lines[0]}" = "SigBlk:	0000000000000000" ]
 	[ "${lines[1]}" = "SigIgn:	0000000000000000" ]
 }
