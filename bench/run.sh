@@ -35,5 +35,6 @@ for s in bench/*.sh; do
 		echo
 	} >> "$tmp"
 done
+[ -f bench/NOTES.md ] && cat bench/NOTES.md >> "$tmp"
 cp "$tmp" "$out"
 echo "bench: wrote $out" >&2
