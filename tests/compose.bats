@@ -108,11 +108,15 @@ worker_pid() {
 }
 
 @test "compose: three reloads under a client loop fail no connection" {
-	port=$(( 20000 + ($$ + BATS_TEST_NUMBER) % 20000 ))
+	# Port 0: the kernel picks a free one; each worker reports it in env/.
+	mkdir "$RUN/env"
 	run daemonize -p "$RUN/web.pid" -- \
-	    prefork -n 4 -t "$TT-web" -l "tcp:127.0.0.1:$port" -- pfserve
+	    prefork -n 4 -t "$TT-web" -l tcp:127.0.0.1:0 -- pfserve -e "$RUN/env"
 	[ "$status" -eq 0 ]
 	wait_for 10 test "$(count_title "$TT-web-*")" -eq 5
+	wait_for 10 test "$(ls "$RUN/env" | wc -l)" -ge 4
+	port=$(awk '{ print $3 }' "$RUN"/env/* | sort -u)
+	[ "$(echo "$port" | wc -w)" -eq 1 ]
 	spawn_bg pfclient -s "$RUN/stop" -t 60 "tcp:127.0.0.1:$port" > "$RUN/client.out"
 	client=$!
 	for i in 1 2 3; do
