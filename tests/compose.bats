@@ -26,6 +26,18 @@ count_title() {
 	pkillall-title -l "$@" | wc -l
 }
 
+# count_is N PATTERN...: exactly N processes match (re-counted on every
+# call, so it can be polled with wait_for).
+count_is() {
+	local n=$1; shift
+	[ "$(count_title "$@")" -eq "$n" ]
+}
+
+# files_at_least N DIR: DIR holds N entries or more.
+files_at_least() {
+	[ "$(ls "$2" | wc -l)" -ge "$1" ]
+}
+
 worker_pid() {
 	pkillall-title -l -a "$1" | cut -d' ' -f1
 }
@@ -35,7 +47,7 @@ worker_pid() {
 	    prefork -n 5 -t "$TT-tp" -- "$EX/tprocess-worker.sh"
 	[ "$status" -eq 0 ]
 	master=$(cat "$RUN/tp.pid")
-	wait_for 10 test "$(count_title "$TT-tp-*")" -eq 6
+	wait_for 10 count_is 6 "$TT-tp-*"
 	[ "$(worker_pid "$TT-tp-master")" = "$master" ]
 	# The daemon is in its own session and not a child of this shell.
 	[ "$(awk '{ sub(/.*\) /, ""); print $2 }' /proc/$master/stat)" != $$ ]
@@ -50,12 +62,12 @@ worker_pid() {
 	before=$(pkillall-title -l "$TT-tp-[0-9]*" | cut -d' ' -f1 | sort)
 	daemonize -p "$RUN/tp.pid" --signal HUP
 	wait_for 30 eval '[ -z "$(comm -12 <(echo "$before") <(pkillall-title -l "$TT-tp-[0-9]*" | cut -d" " -f1 | sort))" ]'
-	wait_for 10 test "$(count_title "$TT-tp-*")" -eq 6
+	wait_for 10 count_is 6 "$TT-tp-*"
 
 	# Graceful stop by title: workers finish their task, nothing is left.
 	run pkillall-title -w -t 20s "$TT-tp-master"
 	[ "$status" -eq 0 ]
-	wait_for 5 test "$(count_title "$TT-tp-*")" -eq 0
+	wait_for 5 count_is 0 "$TT-tp-*"
 	run daemonize -p "$RUN/tp.pid" --status
 	[ "$status" -ne 0 ]
 	[ "$(grep -c 'stopped after' "$RUN/tp.log")" -ge 5 ]
@@ -110,11 +122,13 @@ worker_pid() {
 @test "compose: three reloads under a client loop fail no connection" {
 	# Port 0: the kernel picks a free one; each worker reports it in env/.
 	mkdir "$RUN/env"
-	run daemonize -p "$RUN/web.pid" -- \
+	run daemonize -p "$RUN/web.pid" -e "$RUN/web.err" -- \
 	    prefork -n 4 -t "$TT-web" -l tcp:127.0.0.1:0 -- pfserve -e "$RUN/env"
 	[ "$status" -eq 0 ]
-	wait_for 10 test "$(count_title "$TT-web-*")" -eq 5
-	wait_for 10 test "$(ls "$RUN/env" | wc -l)" -ge 4
+	wait_for 10 count_is 5 "$TT-web-*" ||
+	    { pkillall-title -l "$TT-web-*"; cat "$RUN/web.err"; false; }
+	wait_for 10 files_at_least 4 "$RUN/env" ||
+	    { pkillall-title -l "$TT-web-*"; ls -l "$RUN/env"; cat "$RUN"/env/* "$RUN/web.err"; false; }
 	port=$(awk '{ print $3 }' "$RUN"/env/* | sort -u)
 	[ "$(echo "$port" | wc -w)" -eq 1 ]
 	spawn_bg pfclient -s "$RUN/stop" -t 60 "tcp:127.0.0.1:$port" > "$RUN/client.out"
