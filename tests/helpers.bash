@@ -46,7 +46,8 @@ track() {
 }
 
 # wait_for TIMEOUT_SECONDS CMD...: poll CMD every 20 ms until it succeeds.
-# Returns 1 if it never did.
+# Returns 1 if it never did. CMD's words are expanded once, by the call:
+# a count to re-take on every poll belongs in a function or eval '...'.
 wait_for() {
 	local limit=$1; shift
 	local end=$(( $(date +%s%N) + ${limit%.*} * 1000000000 ))
