@@ -1,7 +1,8 @@
 # pkit: six small process tools. See README.md.
 #
 #   make              build the programs (and man pages if scdoc is present)
-#   make check        build and run the bats suite
+#   make check        build and run the bats suite; the last line says
+#                     "N passed, N failed, N skipped" (TAP counted)
 #   make SANITIZE=1 check   the same, built with ASan+UBSan into build/san
 #   make demo         the daemon + pool + queue + watchdog demonstration
 #   make bench        run bench/ and rewrite bench/RESULTS.md
@@ -92,7 +93,7 @@ endif
 check: progs helpers man
 	@command -v $(BATS) >/dev/null || \
 	  { echo "make check needs bats: apt-get install bats"; exit 1; }
-	PKIT_BUILD=$(abspath $(B)) $(BATS) tests
+	PKIT_BUILD=$(abspath $(B)) tests/bats-summary $(BATS) tests
 
 demo: progs helpers
 	@PKIT_BUILD=$(abspath $(B)) sh examples/demo.sh
