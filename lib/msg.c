@@ -39,25 +39,67 @@ msg_prog(void)
 	return prog;
 }
 
+size_t
+msg_escape(char *dst, size_t size, const char *src, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char c;
+	char esc[4];
+	size_t i, o = 0, k;
+
+	if (size == 0)
+		return 0;
+	for (i = 0; i < n; i++) {
+		c = (unsigned char)src[i];
+		if (c >= 0x20 && c != 0x7f) {
+			esc[0] = (char)c;
+			k = 1;
+		} else if (c == '\n' || c == '\t' || c == '\r') {
+			esc[0] = '\\';
+			esc[1] = c == '\n' ? 'n' : c == '\t' ? 't' : 'r';
+			k = 2;
+		} else {
+			esc[0] = '\\';
+			esc[1] = 'x';
+			esc[2] = hex[c >> 4];
+			esc[3] = hex[c & 15];
+			k = 4;
+		}
+		/* Whole escapes only: a cut one would read as another byte. */
+		if (o + k > size - 1)
+			break;
+		memcpy(dst + o, esc, k);
+		o += k;
+	}
+	dst[o] = '\0';
+	return o;
+}
+
 /* Format the whole line first and write it once, so lines from several
- * processes sharing stderr do not interleave. */
+ * processes sharing stderr do not interleave. Control characters (from
+ * an argument echoed in the text, say) are escaped so the message stays
+ * one line. */
+static void vmsg(int err, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
+
 static void
 vmsg(int err, const char *fmt, va_list ap)
 {
-	char line[1024];
+	char text[1024], line[1024];
 	size_t n, flen;
 	int r;
 
-	r = snprintf(line, sizeof(line), "%s: ", prog);
-	n = r > 0 ? (size_t)r : 0;
-	r = vsnprintf(line + n, sizeof(line) - n, fmt, ap);
-	if (r > 0)
-		n += (size_t)r;
-	if (n > sizeof(line) - 2)
-		n = sizeof(line) - 2;
+	r = vsnprintf(text, sizeof(text), fmt, ap);
+	n = r < 0 ? 0 : (size_t)r < sizeof(text) ? (size_t)r : sizeof(text) - 1;
+	text[n] = '\0';
+	n = msg_escape(line, sizeof(line) - 3, prog, strlen(prog));
+	line[n++] = ':';
+	line[n++] = ' ';
+	/* text is cut at its first NUL anyway: vsnprintf put none inside. */
+	n += msg_escape(line + n, sizeof(line) - 1 - n, text, strlen(text));
 	flen = strlen(fmt);
 	if (flen > 0 && fmt[flen - 1] == ':') {
-		r = snprintf(line + n, sizeof(line) - n, " %s", strerror(err));
+		r = snprintf(line + n, sizeof(line) - 1 - n, " %s", strerror(err));
 		if (r > 0)
 			n += (size_t)r;
 		if (n > sizeof(line) - 2)

@@ -12,8 +12,17 @@ extern int msg_level;
 void msg_init(const char *argv0);
 const char *msg_prog(void);
 
+/* Copy src[0..n) into dst (size bytes, NUL-terminated) with control
+ * characters escaped: "\n", "\t", "\r", other bytes below 0x20 and 0x7f as
+ * "\xNN"; other bytes (UTF-8 included) are copied as they are. An escape
+ * that does not fit whole is left out with everything after it. Returns
+ * the length written (without the NUL); 0 when size is 0. Cannot fail. */
+size_t msg_escape(char *dst, size_t size, const char *src, size_t n);
+
 /* All take a printf format. A format ending in ':' gets ": strerror(errno)"
- * appended (errno as it was on entry). Each prints exactly one line. */
+ * appended (errno as it was on entry). Each prints exactly one line, cut
+ * at 1023 bytes: the program name and the formatted text go through
+ * msg_escape, so an argument with a newline in it still makes one line. */
 void die(int status, const char *fmt, ...)
 	__attribute__((noreturn, format(printf, 2, 3)));
 void warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -222,3 +222,32 @@ LT=$PKIT_BUILD/helpers/libtest
 	run -0 pgrep -f "^$T-$BATS_TEST_NUMBER-a b  c\$"
 	[ "$output" = "$!" ]
 }
+
+# one_line_diag WANT CMD...: CMD exits 2 with exactly one line on stderr,
+# and that line contains WANT (the argument, escaped).
+one_line_diag() {
+	local want=$1; shift
+	run --separate-stderr "$@"
+	[ "$status" -eq 2 ] || { echo "status $status: $stderr"; return 1; }
+	[ "${#stderr_lines[@]}" -eq 1 ] || { echo "stderr: $stderr"; return 1; }
+	[[ $stderr == "$1: "* ]] || { echo "stderr: $stderr"; return 1; }
+	[[ $stderr == *"$want"* ]] || { echo "no '$want' in: $stderr"; return 1; }
+}
+
+@test "msg: an argument with a newline or escape makes a one-line diagnostic, escaped" {
+	one_line_diag '1\nrm -rf /' palarm $'1\nrm -rf /'
+	one_line_diag "'5\\nx'" daemonize -w $'5\nx' -- true
+	one_line_diag "'3\\n4'" prefork -n $'3\n4' -- true
+	one_line_diag "'q\\nx'" pqueue -d "$BATS_TEST_TMPDIR" push $'q\nx' m
+	one_line_diag "'1\\n2'" preap -k $'1\n2' -- true
+	one_line_diag "'TERM\\nKILL'" pkillall-title -s $'TERM\nKILL' x
+	one_line_diag "'\\x1b[31mpush'" pqueue $'\e[31mpush'
+	one_line_diag "'a\\tb\\rc\\x7f'" palarm $'a\tb\rc\x7f'
+}
+
+@test "msg: a long argument is cut, still one line" {
+	local big
+	big=$(printf '%*s' 5000 '' | tr ' ' 'x')
+	one_line_diag "xxxx" palarm "$big"$'\n'
+	[ "${#stderr}" -le 1023 ]
+}
