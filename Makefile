@@ -4,6 +4,8 @@
 #   make check        build and run the bats suite; the last line says
 #                     "N passed, N failed, N skipped" (TAP counted)
 #   make SANITIZE=1 check   the same, built with ASan+UBSan into build/san
+#   make fuzz         run each libFuzzer target of tests/fuzz for FUZZ_SECONDS
+#                     (clang, ASan+UBSan); make check replays their corpora
 #   make demo         the daemon + pool + queue + watchdog demonstration
 #   make bench        run bench/ and rewrite bench/RESULTS.md
 #   make install      PREFIX, DESTDIR, BINDIR, MANDIR are honoured
@@ -45,11 +47,29 @@ MANSRC  = $(wildcard man/*.scd)
 MANOUT  = $(patsubst man/%.scd,$(B)/man/%,$(MANSRC))
 HAVE_SCDOC := $(shell command -v $(SCDOC) 2>/dev/null)
 
-.PHONY: all progs helpers man check demo bench install uninstall clean
+# Fuzz targets: tests/fuzz/NAME.c defines LLVMFuzzerTestOneInput. make
+# fuzz links each with libFuzzer (clang, into build/libfuzzer); make check
+# links each with tests/fuzz/replay.c using the normal compiler
+# ($(B)/fuzz/NAME-replay) and runs tests/fuzz/corpus/NAME through it
+# (tests/fuzz.bats).
+FUZZERS = $(sort $(filter-out replay,$(basename $(notdir $(wildcard tests/fuzz/*.c)))))
+FUZZ_CC ?= clang
+FUZZ_SECONDS ?= 10
+FUZZ_SAN = -fsanitize=address,undefined -fno-sanitize-recover=all \
+           -fno-omit-frame-pointer
+FUZZ_CFLAGS = -std=c11 $(WARN) $(PKIT_CPPFLAGS) -Itests/fuzz -g -O1 \
+              $(FUZZ_SAN) -MMD -MP
+FB = build/libfuzzer
+FUZZLIBOBJ = $(patsubst lib/%.c,$(FB)/lib/%.o,$(wildcard lib/*.c))
+
+.PHONY: all progs helpers man check demo bench install uninstall clean \
+        fuzz fuzzers replays
 all: progs man
 
 progs: $(PROGS:%=$(B)/%)
-helpers: $(HELPERS:%=$(B)/helpers/%) $(BENCHES:%=$(B)/bench/%)
+helpers: $(HELPERS:%=$(B)/helpers/%) $(BENCHES:%=$(B)/bench/%) replays
+replays: $(FUZZERS:%=$(B)/fuzz/%-replay)
+fuzzers: $(FUZZERS:%=$(FB)/%)
 
 $(B)/lib/%.o: lib/%.c
 	@mkdir -p $(@D)
@@ -79,6 +99,44 @@ $(B)/helpers/%: $(B)/helpers/%.o $(B)/libpkit.a
 
 $(B)/bench/%: $(B)/bench/%.o $(B)/libpkit.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $< $(B)/libpkit.a
+
+$(B)/fuzz/%.o: tests/fuzz/%.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -Itests/fuzz -c -o $@ $<
+
+$(B)/fuzz/%-replay: $(B)/fuzz/%.o $(B)/fuzz/replay.o $(B)/libpkit.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $^
+
+$(FB)/lib/%.o: lib/%.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+$(FB)/obj/%.o: tests/fuzz/%.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -c -o $@ $<
+
+$(FB)/libpkit.a: $(FUZZLIBOBJ)
+	rm -f $@
+	$(AR) rcs $@ $(FUZZLIBOBJ)
+
+$(FB)/%: $(FB)/obj/%.o $(FB)/libpkit.a
+	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^
+
+# Each target runs FUZZ_SECONDS from the checked-in corpus; what it adds
+# goes to build/libfuzzer/corpus, a crash to build/libfuzzer/crash/NAME-*.
+# Copy a crash input into tests/fuzz/corpus/NAME/ (name it crash-WHAT)
+# with its fix: make check replays it from then on.
+fuzz: fuzzers
+	@set -e; for t in $(FUZZERS); do \
+	  mkdir -p $(FB)/corpus/$$t $(FB)/crash; \
+	  echo "fuzz $$t: $(FUZZ_SECONDS)s"; \
+	  $(FB)/$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
+	    -rss_limit_mb=2048 -print_final_stats=1 \
+	    -artifact_prefix=$(FB)/crash/$$t- \
+	    $(FB)/corpus/$$t tests/fuzz/corpus/$$t 2>$(FB)/$$t.log || \
+	    { tail -40 $(FB)/$$t.log; echo "fuzz $$t: FAILED, input in $(FB)/crash/"; exit 1; }; \
+	  grep -E '^stat::number_of_executed_units|^#[0-9]+.*DONE' $(FB)/$$t.log | tail -1; \
+	done
 
 ifneq ($(HAVE_SCDOC),)
 man: $(MANOUT)
@@ -125,4 +183,4 @@ clean:
 	rm -rf build
 
 .SECONDARY:
--include $(wildcard $(B)/*/*.d)
+-include $(wildcard $(B)/*/*.d) $(wildcard $(FB)/*/*.d)

@@ -38,15 +38,16 @@ duration_parse(const char *s, int64_t *ns)
 {
 	int64_t whole = 0, unit = 0, total;
 	long double frac = 0, scale = 1;
-	int digits = 0;
+	int digits = 0, over = 0;
 	size_t i;
 
 	if (s == NULL)
 		return fail(EINVAL);
 	for (; isdigit((unsigned char)*s); s++, digits++) {
 		if (whole > (INT64_MAX - (*s - '0')) / 10)
-			return fail(ERANGE);
-		whole = whole * 10 + (*s - '0');
+			over = 1;
+		else
+			whole = whole * 10 + (*s - '0');
 	}
 	if (*s == '.') {
 		for (s++; isdigit((unsigned char)*s); s++, digits++) {
@@ -63,7 +64,7 @@ duration_parse(const char *s, int64_t *ns)
 		}
 	if (unit == 0)
 		return fail(EINVAL);
-	if (whole > INT64_MAX / unit)
+	if (over || whole > INT64_MAX / unit)
 		return fail(ERANGE);
 	total = whole * unit;
 	frac = frac * unit + 0.5L;
@@ -116,22 +117,38 @@ static const struct {
 	{ "IOT", SIGABRT }, { "CLD", SIGCHLD }, { "POLL", SIGIO },
 };
 
-/* Unsigned decimal with no sign, no blanks, no garbage. */
+/* Unsigned decimal magnitude in [0, max] with no sign, no blanks, no
+ * garbage. Malformed text is EINVAL even when its digits overflow. */
 static int
-uint_parse(const char *s, long long max, long long *out)
+mag_parse(const char *s, unsigned long long max, unsigned long long *out)
 {
-	long long v = 0;
+	unsigned long long v = 0;
+	int over = 0;
 
 	if (!isdigit((unsigned char)*s))
 		return fail(EINVAL);
 	for (; isdigit((unsigned char)*s); s++) {
-		if (v > (max - (*s - '0')) / 10)
-			return fail(ERANGE);
-		v = v * 10 + (*s - '0');
+		if (v > (max - (unsigned)(*s - '0')) / 10)
+			over = 1;
+		else
+			v = v * 10 + (unsigned)(*s - '0');
 	}
 	if (*s != '\0')
 		return fail(EINVAL);
+	if (over)
+		return fail(ERANGE);
 	*out = v;
+	return 0;
+}
+
+static int
+uint_parse(const char *s, long long max, long long *out)
+{
+	unsigned long long v;
+
+	if (mag_parse(s, (unsigned long long)max, &v) < 0)
+		return -1;
+	*out = (long long)v;
 	return 0;
 }
 
@@ -199,17 +216,23 @@ signal_name(int sig, char *buf, size_t size)
 int
 int_parse(const char *s, long long min, long long max, long long *out)
 {
-	const char *digits = s;
+	unsigned long long mag;
 	long long v;
+	int neg;
 
 	if (s == NULL)
 		return fail(EINVAL);
-	if (*digits == '-')
-		digits++;
-	if (uint_parse(digits, LLONG_MAX, &v) < 0)
+	neg = *s == '-';
+	/* A negative magnitude reaches LLONG_MAX + 1, for LLONG_MIN. */
+	if (mag_parse(s + neg, neg ? (unsigned long long)LLONG_MAX + 1 :
+	    (unsigned long long)LLONG_MAX, &mag) < 0)
 		return -1;
-	if (digits != s)
-		v = -v;
+	if (!neg)
+		v = (long long)mag;
+	else if (mag == (unsigned long long)LLONG_MAX + 1)
+		v = LLONG_MIN;
+	else
+		v = -(long long)mag;
 	if (v < min || v > max)
 		return fail(ERANGE);
 	*out = v;
@@ -222,13 +245,15 @@ size_parse(const char *s, uint64_t *out)
 	static const char mult[] = "kmgt";
 	uint64_t v = 0, m = 1;
 	const char *p;
+	int over = 0;
 
 	if (s == NULL || !isdigit((unsigned char)*s))
 		return fail(EINVAL);
 	for (; isdigit((unsigned char)*s); s++) {
-		if (v > (UINT64_MAX - 9) / 10)
-			return fail(ERANGE);
-		v = v * 10 + (uint64_t)(*s - '0');
+		if (v > (UINT64_MAX - (uint64_t)(*s - '0')) / 10)
+			over = 1;
+		else
+			v = v * 10 + (uint64_t)(*s - '0');
 	}
 	if (*s != '\0' && (p = strchr(mult, tolower((unsigned char)*s)))) {
 		m = (uint64_t)1 << (10 * (p - mult + 1));
@@ -239,7 +264,7 @@ size_parse(const char *s, uint64_t *out)
 		s++;
 	if (*s != '\0')
 		return fail(EINVAL);
-	if (v > UINT64_MAX / m)
+	if (over || v > UINT64_MAX / m)
 		return fail(ERANGE);
 	*out = v * m;
 	return 0;

@@ -1,6 +1,7 @@
 /* parse: the shared syntax of durations, signals, integers, sizes, users.
  * Every function returns 0 on success, -1 with errno EINVAL (malformed) or
- * ERANGE (out of range) and leaves *out untouched on failure. */
+ * ERANGE (out of range) and leaves *out untouched on failure. Text that is
+ * both malformed and too large ("99999999999999999999x") is EINVAL. */
 #ifndef PKIT_PARSE_H
 #define PKIT_PARSE_H
 
@@ -23,7 +24,9 @@ int signal_parse(const char *s, int *sig);
 /* Name without "SIG": "TERM", "RTMIN+3"; a number if unknown. */
 const char *signal_name(int sig, char *buf, size_t size);
 
-/* Decimal integer in [min, max]; no sign for min >= 0, no garbage. */
+/* Decimal integer in [min, max], an optional '-' then digits, no blanks
+ * or garbage; the whole long long range, LLONG_MIN included. A negative
+ * number below a min >= 0 is ERANGE. */
 int int_parse(const char *s, long long min, long long max, long long *out);
 
 /* Byte size: "4096", "64k", "64K", "64KiB", "1M", "1MiB", "2G"
