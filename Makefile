@@ -67,7 +67,8 @@ FUZZLIBOBJ = $(patsubst lib/%.c,$(FB)/lib/%.o,$(wildcard lib/*.c))
 all: progs man
 
 progs: $(PROGS:%=$(B)/%)
-helpers: $(HELPERS:%=$(B)/helpers/%) $(BENCHES:%=$(B)/bench/%) replays
+helpers: $(HELPERS:%=$(B)/helpers/%) $(BENCHES:%=$(B)/bench/%) replays \
+         $(B)/fault/faultinj.so
 replays: $(FUZZERS:%=$(B)/fuzz/%-replay)
 fuzzers: $(FUZZERS:%=$(FB)/%)
 
@@ -106,6 +107,13 @@ $(B)/fuzz/%.o: tests/fuzz/%.c
 
 $(B)/fuzz/%-replay: $(B)/fuzz/%.o $(B)/fuzz/replay.o $(B)/libpkit.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^
+
+# The fault-injection shim (tests/fault.bats), never sanitized: it is
+# preloaded into sanitized programs too.
+$(B)/fault/faultinj.so: tests/fault/faultinj.c
+	@mkdir -p $(@D)
+	$(CC) -std=c11 $(WARN) -D_DEFAULT_SOURCE $(CFLAGS) -fPIC -shared \
+	  -o $@ $< -ldl
 
 $(FB)/lib/%.o: lib/%.c
 	@mkdir -p $(@D)
