@@ -6,6 +6,8 @@
 #   make SANITIZE=1 check   the same, built with ASan+UBSan into build/san
 #   make fuzz         run each libFuzzer target of tests/fuzz for FUZZ_SECONDS
 #                     (clang, ASan+UBSan); make check replays their corpora
+#   make argfuzz      ARGFUZZ_N (1000) hostile argument vectors per program
+#                     (tests/argfuzz.bash); make check runs 50 of them
 #   make demo         the daemon + pool + queue + watchdog demonstration
 #   make bench        run bench/ and rewrite bench/RESULTS.md
 #   make install      PREFIX, DESTDIR, BINDIR, MANDIR are honoured
@@ -63,7 +65,7 @@ FB = build/libfuzzer
 FUZZLIBOBJ = $(patsubst lib/%.c,$(FB)/lib/%.o,$(wildcard lib/*.c))
 
 .PHONY: all progs helpers man check demo bench install uninstall clean \
-        fuzz fuzzers replays
+        fuzz fuzzers replays argfuzz
 all: progs man
 
 progs: $(PROGS:%=$(B)/%)
@@ -145,6 +147,13 @@ fuzz: fuzzers
 	    { tail -40 $(FB)/$$t.log; echo "fuzz $$t: FAILED, input in $(FB)/crash/"; exit 1; }; \
 	  grep -E '^stat::number_of_executed_units|^#[0-9]+.*DONE' $(FB)/$$t.log | tail -1; \
 	done
+
+ARGFUZZ_N ?= 1000
+ARGFUZZ_SEED ?= 1
+argfuzz: progs helpers
+	@st=0; for p in $(PROGS); do \
+	  PKIT_BUILD=$(abspath $(B)) tests/argfuzz.bash $$p $(ARGFUZZ_N) \
+	    $(ARGFUZZ_SEED) || st=1; done; exit $$st
 
 ifneq ($(HAVE_SCDOC),)
 man: $(MANOUT)

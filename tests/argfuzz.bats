@@ -1,0 +1,27 @@
+#!/usr/bin/env bats
+# The argument fuzzer (tests/argfuzz.bash) in a bounded form: a fixed
+# seed, ARGFUZZ_CHECK_N vectors per program (default 50). make argfuzz
+# runs 1,000 per program (ARGFUZZ_N). Each finding is printed with its
+# vector; tests/argfuzz.known lists those reported and not fixed yet.
+
+load helpers
+
+local_setup() {
+	[ "$(id -u)" = 0 ] || skip "needs root (namespaces)"
+	unshare --pid --fork --net --ipc --mount-proc true 2>/dev/null ||
+		skip "cannot create namespaces"
+}
+
+fuzz() {
+	run "$BATS_TEST_DIRNAME/argfuzz.bash" "$1" "${ARGFUZZ_CHECK_N:-50}" 1
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ ${lines[-1]} == "argfuzz $1: "*" vectors, 0 findings" ]]
+}
+
+@test "argfuzz: daemonize with hostile arguments: no crash, hang, busy loop, leftover" { fuzz daemonize; }
+@test "argfuzz: palarm with hostile arguments: no crash, hang, busy loop, leftover" { fuzz palarm; }
+@test "argfuzz: prefork with hostile arguments: no crash, hang, busy loop, leftover" { fuzz prefork; }
+@test "argfuzz: pqueue with hostile arguments: no crash, hang, busy loop, leftover" { fuzz pqueue; }
+@test "argfuzz: preap with hostile arguments: no crash, hang, busy loop, leftover" { fuzz preap; }
+@test "argfuzz: pkillall-title with hostile arguments: no crash, hang, busy loop, leftover" { fuzz pkillall-title; }
