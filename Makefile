@@ -8,6 +8,10 @@
 #                     (clang, ASan+UBSan); make check replays their corpora
 #   make argfuzz      ARGFUZZ_N (1000) hostile argument vectors per program
 #                     (tests/argfuzz.bash); make check runs 50 of them
+#   make analyze      gcc -fanalyzer and cppcheck over cmd/ and lib/; fails
+#                     on a finding not suppressed in tests/analyze.supp
+#   make coverage     the suite built with --coverage into build/cov, then
+#                     line and branch coverage per file (gcovr)
 #   make demo         the daemon + pool + queue + watchdog demonstration
 #   make bench        run bench/ and rewrite bench/RESULTS.md
 #   make install      PREFIX, DESTDIR, BINDIR, MANDIR are honoured
@@ -30,6 +34,11 @@ WARN += -Werror
 endif
 
 B = build
+ifeq ($(COVERAGE),1)
+B = build/cov
+CFLAGS = -O0 -g
+SANFLAGS = --coverage
+endif
 ifeq ($(SANITIZE),1)
 B = build/san
 SANFLAGS = -fsanitize=address,undefined -fno-sanitize-recover=all \
@@ -65,7 +74,7 @@ FB = build/libfuzzer
 FUZZLIBOBJ = $(patsubst lib/%.c,$(FB)/lib/%.o,$(wildcard lib/*.c))
 
 .PHONY: all progs helpers man check demo bench install uninstall clean \
-        fuzz fuzzers replays argfuzz
+        fuzz fuzzers replays argfuzz analyze coverage
 all: progs man
 
 progs: $(PROGS:%=$(B)/%)
@@ -147,6 +156,21 @@ fuzz: fuzzers
 	    { tail -40 $(FB)/$$t.log; echo "fuzz $$t: FAILED, input in $(FB)/crash/"; exit 1; }; \
 	  grep -E '^stat::number_of_executed_units|^#[0-9]+.*DONE' $(FB)/$$t.log | tail -1; \
 	done
+
+ANALYZE_CC ?= gcc
+analyze:
+	tests/analyze.sh $(ANALYZE_CC)
+
+# The suite's outcome is the coverage run's status, given after the
+# figures: a summary, then per file line and branch coverage.
+GCOVR = gcovr -r . --object-directory build/cov -f lib/ -f cmd/
+coverage:
+	@command -v gcovr >/dev/null || \
+	  { echo "make coverage needs gcovr: apt-get install gcovr"; exit 1; }
+	rm -f build/cov/*/*.gcda
+	@st=0; $(MAKE) COVERAGE=1 check || st=$$?; \
+	  echo "== line coverage"; $(GCOVR) -s; \
+	  echo "== branch coverage"; $(GCOVR) -b; exit $$st
 
 ARGFUZZ_N ?= 1000
 ARGFUZZ_SEED ?= 1

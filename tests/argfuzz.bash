@@ -142,7 +142,7 @@ ip link set lo up 2>/dev/null
 # A target for pkillall-title and palarm -p to find, in here only.
 sleep 30 & echo $! > .target
 "$ARGRUN" .result "$LIMIT" "$GRACE" -- "$@" < /dev/null > out 2> err
-kill -KILL "$(cat .target)"; wait
+kill -KILL "$(cat .target)" 2>/dev/null; wait
 i=0
 while :; do
 	left=
