@@ -24,8 +24,8 @@
 #   hang       still running after SIGTERM + the grace (not counted
 #              when the vector sets a grace of its own: -g, -k, -t)
 #   busy       used more than half a CPU while running into the limit
-#              (not counted when the vector asks for -n 1000+ workers)
 #   flood      wrote more than 64 KiB to stderr
+#              (neither counted when the vector asks for -n 1000+ workers)
 #   usage      exit 2 without exactly one stderr line "PROG: ..."
 #   leftover   a process still running once PROG ended (except the
 #              daemon that daemonize(1) documents as left running)
@@ -207,7 +207,7 @@ one() {
 		[ "$cpu" -gt $((wall / 2)) ] && [ $heavy = 0 ] &&
 			report busy "$res" ;;
 	esac
-	[ "$(stat -c %s "$d/err")" -gt 65536 ] &&
+	[ "$(stat -c %s "$d/err")" -gt 65536 ] && [ $heavy = 0 ] &&
 		report flood "$(stat -c %s "$d/err") bytes: $(head -c 200 "$d/err" | tr '\n' '|')"
 	if [ "$how $code" = "exit 2" ]; then
 		lines=$(wc -l < "$d/err")
