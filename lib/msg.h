@@ -14,7 +14,8 @@ const char *msg_prog(void);
 
 /* Copy src[0..n) into dst (size bytes, NUL-terminated) with control
  * characters escaped: "\n", "\t", "\r", other bytes below 0x20 and 0x7f as
- * "\xNN"; other bytes (UTF-8 included) are copied as they are. An escape
+ * "\xNN"; other bytes (UTF-8 included, and the backslash: the escaping is
+ * for reading, not for reversing) are copied as they are. An escape
  * that does not fit whole is left out with everything after it. Returns
  * the length written (without the NUL); 0 when size is 0. Cannot fail. */
 size_t msg_escape(char *dst, size_t size, const char *src, size_t n);
