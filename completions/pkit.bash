@@ -128,16 +128,23 @@ _pkit_help_options() {
 	    sed 's/^[][ ,|(]//' | sort -u
 }
 
-# Titles of the caller's own processes, argv[0] only (a title is one
-# word in pkit: prefork's NAME-N, daemonize -A's ARGV0).
+# _pkit_titles [argv0]: patterns for the titles of the caller's own
+# processes that match as typed: a one-word title itself, else its first
+# word and "*" (pkillall-title matches the whole title, so "tp-0" alone
+# would not match "tp-0 ./worker"); with argv0 (-a), the first word.
 _pkit_titles() {
-	local d t
+	local d w
 	for d in /proc/[0-9]*; do
 		[ -O "$d" ] || continue
-		IFS= read -r -d '' t 2>/dev/null < "$d/cmdline" || [ -n "$t" ] ||
-		    continue
-		t=${t%% *}
-		[ -n "$t" ] && printf '%s\n' "$t"
+		w=()
+		mapfile -d '' -t w 2>/dev/null < "$d/cmdline"
+		[ -n "${w[0]}" ] || continue
+		case ${w[0]} in *[[:space:]]*) continue ;; esac
+		if [ "$1" = argv0 ] || [ "${#w[@]}" -eq 1 ]; then
+			printf '%s\n' "${w[0]}"
+		else
+			printf '%s*\n' "${w[0]}"
+		fi
 	done | sort -u
 }
 
@@ -272,7 +279,15 @@ _pkit() {
 
 	case $prog in
 	pkillall-title)
-		COMPREPLY=($(compgen -W "$(_pkit_titles)" -- "$cur")) ;;
+		local mode=
+		for ((i = 1; i < COMP_CWORD; i++)); do
+			# -a, --argv0, or -a among bundled flags (-la).
+			[[ ${COMP_WORDS[i]} =~ ^(--argv0|-[0AaeFKlnoqrwc]*a[0AaeFKlnoqrwc]*)$ ]] &&
+			    mode=argv0
+		done
+		COMPREPLY=($(compgen -W "$(_pkit_titles $mode)" -- "$cur"))
+		# Inserted as NAME\*, so the shell does not glob it.
+		COMPREPLY=("${COMPREPLY[@]/%\*/\\*}") ;;
 	pqueue)
 		if [ -z "$sub" ]; then
 			COMPREPLY=($(compgen -W "push pop run peek len stat ls purge dead" -- "$cur"))

@@ -115,15 +115,33 @@ long_options() {
 
 @test "completion: pkillall-title -l <TAB> offers the titles of the caller's processes" {
 	local a=$T-$BATS_TEST_NUMBER-alpha b=$T-$BATS_TEST_NUMBER-beta
+	local c=$T-$BATS_TEST_NUMBER-gamma
 	spawn_bg bash -c 'exec -a "$0" sleep 300' "$a"
 	spawn_bg bash -c 'exec -a "$0" sleep 300' "$b"
-	wait_for 10 eval '[ "$(title_pids "$a")" ] && [ "$(title_pids "$b")" ]'
+	spawn_bg titled -p c.pid "$c"
+	wait_for 10 eval '[ "$(title_pids "$a")" ] && [ "$(title_pids "$b")" ] && [ -s c.pid ]'
+	# "alpha 300" is a title of two words: offered as a pattern that
+	# matches it, its "*" escaped for the shell; "gamma" is all of its
+	# title: offered as it is.
 	comp pkillall-title -l "$T-$BATS_TEST_NUMBER-"
-	[ "$reply" = "$(printf '%s\n%s' "$a" "$b")" ]
+	[ "$reply" = "$(printf '%s\\*\n%s\\*\n%s' "$a" "$b" "$c")" ]
 	comp pkillall-title -l -e "$T-$BATS_TEST_NUMBER-a"
-	[ "$reply" = "$a" ]
+	[ "$reply" = "$a\*" ]
 	comp pkillall-title -TERM -w -t 5s "$T-$BATS_TEST_NUMBER-b"
-	[ "$reply" = "$b" ]
+	[ "$reply" = "$b\*" ]
+	# With -a (alone or bundled) the pattern is argv[0].
+	comp pkillall-title -a -l "$T-$BATS_TEST_NUMBER-a"
+	[ "$reply" = "$a" ]
+	comp pkillall-title -la "$T-$BATS_TEST_NUMBER-a"
+	[ "$reply" = "$a" ]
+	# Each offered pattern matches as typed (the shell removes the \).
+	: > "$a-a-file-the-glob-would-match"
+	eval "run -0 pkillall-title -l $a\\*"
+	[ "${#lines[@]}" -eq 1 ]
+	run -0 pkillall-title -l -a "$a"
+	[ "${#lines[@]}" -eq 1 ]
+	run -0 pkillall-title -l "$c"
+	[ "$output" = "$(cat c.pid) $c" ]
 	# -t's value is a duration: left alone.
 	comp pkillall-title -w -t "$T"
 	[ "$reply" = "" ]
