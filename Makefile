@@ -14,13 +14,15 @@
 #                     line and branch coverage per file (gcovr)
 #   make demo         the daemon + pool + queue + watchdog demonstration
 #   make bench        run bench/ and rewrite bench/RESULTS.md
-#   make install      PREFIX, DESTDIR, BINDIR, MANDIR are honoured
+#   make install      PREFIX, DESTDIR, BINDIR, MANDIR, BASHCOMPDIR and
+#                     PROGRAM_PREFIX (e.g. pkit-) are honoured
 
 VERSION  = 0.1.0
 PREFIX  ?= /usr/local
 BINDIR  ?= $(PREFIX)/bin
 MANDIR  ?= $(PREFIX)/share/man
 BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+PROGRAM_PREFIX ?=
 
 CC      ?= cc
 CFLAGS  ?= -O2 -g
@@ -200,24 +202,31 @@ demo: progs helpers
 bench: progs helpers
 	PKIT_BUILD=$(abspath $(B)) sh bench/run.sh
 
+# PROGRAM_PREFIX=pkit- installs pkit-daemonize, pkit-daemonize.1 and a
+# completion for pkit-daemonize, and so on for each program; pkit.7 keeps
+# its name. uninstall must be given the same variables.
 install: progs man
 	mkdir -p $(DESTDIR)$(BINDIR)
-	for p in $(PROGS); do cp $(B)/$$p $(DESTDIR)$(BINDIR)/$$p; \
-	  chmod 755 $(DESTDIR)$(BINDIR)/$$p; done
+	for p in $(PROGS); do \
+	  cp $(B)/$$p $(DESTDIR)$(BINDIR)/$(PROGRAM_PREFIX)$$p; \
+	  chmod 755 $(DESTDIR)$(BINDIR)/$(PROGRAM_PREFIX)$$p; done
 	if [ -n "$(HAVE_SCDOC)" ]; then \
-	  for m in $(MANOUT); do s=$${m##*.}; \
+	  for m in $(MANOUT); do n=$${m##*/}; s=$${n##*.}; \
+	    case $$s in 1) n=$(PROGRAM_PREFIX)$$n ;; esac; \
 	    mkdir -p $(DESTDIR)$(MANDIR)/man$$s; \
-	    cp $$m $(DESTDIR)$(MANDIR)/man$$s/; \
-	    chmod 644 $(DESTDIR)$(MANDIR)/man$$s/$${m##*/}; done; fi
-	if [ -f completions/pkit.bash ]; then \
-	  mkdir -p $(DESTDIR)$(BASHCOMPDIR); \
-	  for p in $(PROGS); do \
-	    cp completions/pkit.bash $(DESTDIR)$(BASHCOMPDIR)/$$p; done; fi
+	    cp $$m $(DESTDIR)$(MANDIR)/man$$s/$$n; \
+	    chmod 644 $(DESTDIR)$(MANDIR)/man$$s/$$n; done; fi
+	mkdir -p $(DESTDIR)$(BASHCOMPDIR)
+	for p in $(PROGS); do \
+	  sed 's/^_pkit_prefix=$$/_pkit_prefix=$(PROGRAM_PREFIX)/' \
+	    completions/pkit.bash > $(DESTDIR)$(BASHCOMPDIR)/$(PROGRAM_PREFIX)$$p; \
+	  chmod 644 $(DESTDIR)$(BASHCOMPDIR)/$(PROGRAM_PREFIX)$$p; done
 
 uninstall:
-	for p in $(PROGS); do rm -f $(DESTDIR)$(BINDIR)/$$p \
-	  $(DESTDIR)$(BASHCOMPDIR)/$$p; done
+	for p in $(PROGS); do rm -f $(DESTDIR)$(BINDIR)/$(PROGRAM_PREFIX)$$p \
+	  $(DESTDIR)$(BASHCOMPDIR)/$(PROGRAM_PREFIX)$$p; done
 	for m in $(MANSRC); do n=$${m##*/}; n=$${n%.scd}; s=$${n##*.}; \
+	  case $$s in 1) n=$(PROGRAM_PREFIX)$$n ;; esac; \
 	  rm -f $(DESTDIR)$(MANDIR)/man$$s/$$n; done
 
 clean:

@@ -26,12 +26,32 @@ on_exit() { CLEANUP="$1; $CLEANUP"; }
 say() { printf '\n== %s\n' "$*"; }
 show() { printf '$ %s\n' "$*"; "$@"; }
 
-# until_true TIMEOUT_TENTHS CMD...: retry CMD every 0.1 s.
+# until_true TIMEOUT_TENTHS CMD...: retry CMD every 0.1 s until it
+# succeeds; 1 (and a line on stderr) if it never did. The examples wait
+# on conditions, never on fixed times, and their timeouts are generous:
+# a loaded machine makes them slower, not wrong.
 until_true() {
 	n=$1; shift
 	while ! "$@"; do
 		n=$((n - 1))
-		[ "$n" -gt 0 ] || return 1
+		if [ "$n" -le 0 ]; then
+			echo "example: gave up waiting for: $*" >&2
+			return 1
+		fi
 		sleep 0.1
 	done
 }
+
+# ms_now: milliseconds on the wall clock, for the figures.
+ms_now() { echo $(( $(date +%s%N) / 1000000 )); }
+
+# summary TEXT: the example's one-line result, also collected by demo.sh.
+summary() {
+	printf '\n%s: %s\n' "$(basename "$0" .sh)" "$*"
+	if [ -n "$PKIT_DEMO_SUMMARY" ]; then
+		printf '%-14s %s\n' "$(basename "$0" .sh)" "$*" >> "$PKIT_DEMO_SUMMARY"
+	fi
+}
+
+# count CMD...: the number of lines CMD prints.
+count() { "$@" | wc -l | tr -d ' '; }

@@ -205,6 +205,133 @@ count_args(char *const argv[])
 	return n;
 }
 
+/* The most words a "#!/usr/bin/env -S ..." line is split into. */
+#define ENV_WORDS 16
+
+/* For "#!/usr/bin/env NAME" or "#!/usr/bin/env -S NAME ARG...": split
+ * arg (the rest of the #! line, modified in place) into w[], NAME first.
+ * Returns the number of words, or 0 when interp is not env or the line
+ * uses what env does beyond a PATH search (options other than -S,
+ * NAME=VALUE assignments, quotes, escapes, ${VAR}): then env itself is
+ * run, as the kernel would. */
+static size_t
+env_words(const char *interp, char *arg, char *w[ENV_WORDS])
+{
+	const char *base = strrchr(interp, '/');
+	size_t n = 0;
+	char *p;
+
+	base = base != NULL ? base + 1 : interp;
+	if (strcmp(base, "env") != 0 || arg == NULL)
+		return 0;
+	if (strncmp(arg, "-S", 2) != 0) {
+		/* Linux passes the rest of the line as one argument. */
+		if (strpbrk(arg, " \t=") != NULL || arg[0] == '-')
+			return 0;
+		w[0] = arg;
+		return 1;
+	}
+	if (strpbrk(arg + 2, "\"'\\$") != NULL)
+		return 0;
+	for (p = arg + 2;;) {
+		while (*p == ' ' || *p == '\t')
+			*p++ = '\0';
+		if (*p == '\0')
+			break;
+		if (n == ENV_WORDS)
+			return 0;
+		w[n++] = p;
+		while (*p != '\0' && *p != ' ' && *p != '\t')
+			p++;
+	}
+	if (n == 0 || w[0][0] == '-' || strchr(w[0], '=') != NULL)
+		return 0;
+	return n;
+}
+
+/* Find name as execvp would under the PATH of envp. Returns a malloc'd
+ * path of an executable regular file, or NULL. */
+static char *
+env_find(const char *name, char *const envp[])
+{
+	const char *path = DEFAULT_PATH, *p, *colon;
+	struct stat st;
+	size_t dlen, len = strlen(name);
+	char *buf;
+	int i;
+
+	if (strchr(name, '/') != NULL)
+		return access(name, X_OK) == 0 ? strdup(name) : NULL;
+	for (i = 0; envp[i] != NULL; i++)
+		if (strncmp(envp[i], "PATH=", 5) == 0) {
+			path = envp[i] + 5;
+			break;
+		}
+	buf = malloc(strlen(path) + len + 3);
+	if (buf == NULL)
+		return NULL;
+	for (p = path;; p = colon + 1) {
+		colon = strchr(p, ':');
+		if (colon == NULL)
+			colon = p + strlen(p);
+		dlen = (size_t)(colon - p);
+		if (dlen == 0) {
+			buf[0] = '.';
+			dlen = 1;
+		} else {
+			memcpy(buf, p, dlen);
+		}
+		buf[dlen] = '/';
+		memcpy(buf + dlen + 1, name, len + 1);
+		if (stat(buf, &st) == 0 && S_ISREG(st.st_mode) &&
+		    access(buf, X_OK) == 0)
+			return buf;
+		if (*colon == '\0')
+			break;
+	}
+	free(buf);
+	return NULL;
+}
+
+/* Run a "#!/usr/bin/env NAME" script at path through NAME directly, with
+ * argv {argv0, [words after NAME], path, args...}, so that argv[0] stays
+ * the title (env would exec NAME with argv[0] = NAME). Returns only when
+ * that is not possible (not an env line, NAME not found, exec failed):
+ * the caller then runs interp as the kernel would. */
+static void
+exec_env_script(const char *path, const char *interp, char *arg,
+    char *const args[], char *const envp[])
+{
+	char *w[ENV_WORDS], *found, **v;
+	size_t nw, n, i, k;
+	int e = errno;
+
+	nw = env_words(interp, arg, w);
+	if (nw == 0)
+		return;
+	found = env_find(w[0], envp);
+	if (found == NULL) {
+		errno = e;
+		return;
+	}
+	n = count_args(args);
+	v = malloc((n + nw + 2) * sizeof(*v));
+	if (v != NULL) {
+		k = 0;
+		v[k++] = args[0];
+		for (i = 1; i < nw; i++)
+			v[k++] = w[i];
+		v[k++] = (char *)path;
+		for (i = 1; i < n; i++)
+			v[k++] = args[i];
+		v[k] = NULL;
+		execve(found, v, envp);
+		free(v);
+	}
+	free(found);
+	errno = e;
+}
+
 /* One exec attempt of a full path. argv[0] of `args` is already the
  * caller's argv0 when override is set. */
 static void
@@ -220,8 +347,22 @@ exec_path(const char *path, char *const args[], int override,
 		if (r < 0)
 			return;
 		if (r > 0) {
-			/* argv {argv0, [arg], script, args...} for the
-			 * interpreter, so argv[0] stays the chosen title. */
+			/* "#!/usr/bin/env NAME": run NAME itself. Else argv
+			 * {argv0, [arg], script, args...} for the interpreter,
+			 * so argv[0] stays the chosen title. env_words splits
+			 * arg in place only when it succeeds, and then a
+			 * failed NAME exec falls back to env with the split
+			 * arg: restore it from the line first. */
+			if (arg != NULL) {
+				char *saved = strdup(arg);
+
+				if (saved != NULL) {
+					exec_env_script(path, interp, arg,
+					    args, envp);
+					strcpy(arg, saved);
+					free(saved);
+				}
+			}
 			n = count_args(args);
 			v = malloc((n + 3) * sizeof(*v));
 			if (v == NULL) {

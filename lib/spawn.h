@@ -51,8 +51,11 @@ void spawn_close_from(int lowfd);
 
 /* Exec argv (PATH search when argv[0] has no '/'), with argv0 as the new
  * argv[0] when not NULL; for a #! script and argv0 set, runs the
- * interpreter directly so argv[0] stays argv0. Only returns on failure,
- * -1 with errno. */
+ * interpreter directly so argv[0] stays argv0. "#!/usr/bin/env NAME" and
+ * "#!/usr/bin/env -S NAME ARG..." run NAME (searched on envp's PATH)
+ * directly too; a line that needs more of env (other options, NAME=VALUE,
+ * quotes, escapes, $) or a NAME not found runs env, and argv0 is lost.
+ * Only returns on failure, -1 with errno. */
 int spawn_exec(char *const argv[], const char *argv0, char *const envp[]);
 
 #endif

@@ -76,3 +76,47 @@ PROGS="daemonize prefork pqueue palarm preap pkillall-title"
 		[[ "$stderr" == "$p: "* ]]
 	done
 }
+
+@test "install: PROGRAM_PREFIX=pkit- renames programs, man pages and completions; uninstall removes them" {
+	command -v scdoc >/dev/null || skip "scdoc not installed"
+	local s=$BATS_TEST_TMPDIR/stage p
+	run make -C "$TOP" -s install DESTDIR="$s" PREFIX=/usr PROGRAM_PREFIX=pkit-
+	[ "$status" -eq 0 ]
+	for p in $PROGS; do
+		[ -x "$s/usr/bin/pkit-$p" ]
+		[ ! -e "$s/usr/bin/$p" ]
+		[ -f "$s/usr/share/man/man1/pkit-$p.1" ]
+		[ ! -e "$s/usr/share/man/man1/$p.1" ]
+		[ -f "$s/usr/share/bash-completion/completions/pkit-$p" ]
+		[ ! -e "$s/usr/share/bash-completion/completions/$p" ]
+	done
+	[ -f "$s/usr/share/man/man7/pkit.7" ]
+	run "$s/usr/bin/pkit-daemonize" --version
+	[[ "$output" == *"daemonize (pkit) "* ]]
+	# The completion registers the prefixed names, not the plain ones,
+	# and completes them as the plain ones.
+	run bash -c 'source "$1"; complete -p pkit-prefork; complete -p prefork 2>/dev/null' _ \
+	    "$s/usr/share/bash-completion/completions/pkit-prefork"
+	[ "${lines[0]}" = "complete -F _pkit pkit-prefork" ]
+	[ "${#lines[@]}" -eq 1 ]
+	run bash -c 'source "$1"; COMP_WORDS=(pkit-prefork -S TTI); COMP_CWORD=2
+	    _pkit; echo "${COMPREPLY[*]}"' _ \
+	    "$s/usr/share/bash-completion/completions/pkit-prefork"
+	[ "$output" = TTIN ]
+	run make -C "$TOP" -s uninstall DESTDIR="$s" PREFIX=/usr PROGRAM_PREFIX=pkit-
+	[ "$status" -eq 0 ]
+	run find "$s" -type f
+	[ "$output" = "" ]
+}
+
+@test "install: uninstall without the prefix leaves a prefixed install alone" {
+	command -v scdoc >/dev/null || skip "scdoc not installed"
+	local s=$BATS_TEST_TMPDIR/stage
+	make -C "$TOP" -s install DESTDIR="$s" PREFIX=/usr PROGRAM_PREFIX=pkit-
+	make -C "$TOP" -s install DESTDIR="$s" PREFIX=/usr
+	make -C "$TOP" -s uninstall DESTDIR="$s" PREFIX=/usr
+	[ -x "$s/usr/bin/pkit-palarm" ]
+	[ -f "$s/usr/share/man/man1/pkit-palarm.1" ]
+	[ ! -e "$s/usr/bin/palarm" ]
+	[ ! -e "$s/usr/share/man/man1/palarm.1" ]
+}

@@ -88,6 +88,10 @@ main(int argc, char **argv)
 	sigprocmask(SIG_BLOCK, &block, NULL);
 	sigemptyset(&none);
 	n = snprintf(line, sizeof(line), "%ld ok\n", (long)getpid());
+	/* The listening socket is shared by every worker: another one may
+	 * take the connection ppoll announced, and a blocking accept would
+	 * then wait, TERM blocked, for the next client. */
+	fcntl(3, F_SETFL, fcntl(3, F_GETFL) | O_NONBLOCK);
 	pfd.fd = 3;
 	pfd.events = POLLIN;
 	while (!stop) {
