@@ -41,6 +41,7 @@
 #include "spawn.h"
 
 enum mode { TICKS, RUN, SIGNAL, DEADLINE, WATCH };
+enum { OPT_FOREGROUND = 256 };
 
 struct palarm {
 	enum mode mode;
@@ -55,6 +56,7 @@ struct palarm {
 	pid_t pid;		/* -p; 0: not given */
 	int64_t interval;	/* INTERVAL, or TIMEOUT of -d / -W */
 	int64_t killafter;	/* -k; -1: not given */
+	int foreground;		/* --foreground: no process group of its own */
 	char **cmd;		/* COMMAND, or NULL */
 	/* schedule */
 	int64_t base;		/* monotonic time of tick 0 */
@@ -68,6 +70,8 @@ struct palarm {
 	long long skipped;	/* run mode: ticks skipped, overlap */
 	int failed;		/* run mode: some run failed */
 	int fired;		/* -d, -W: the alarm went off */
+	int killed;		/* -d -k: KILL was sent */
+	pid_t pgid;		/* -d: COMMAND's process group, 0: none */
 	int eof;		/* -W: stdin ended */
 	int status;		/* exit status when the loop stops */
 	int term_sig;		/* a signal asked us to stop */
@@ -77,7 +81,7 @@ static const char usage_text[] =
     "usage: palarm [-c COUNT] [-i] [-a] [-j JITTER] [-T] INTERVAL\n"
     "       palarm [-c COUNT] [-i] [-a] [-j JITTER] INTERVAL -- COMMAND...\n"
     "       palarm [-c COUNT] -s SIG -p PID INTERVAL\n"
-    "       palarm -d TIMEOUT [-s SIG] [-k KILLAFTER] -- COMMAND...\n"
+    "       palarm -d TIMEOUT [-s SIG] [-k KILLAFTER] [--foreground] -- COMMAND...\n"
     "       palarm -W TIMEOUT [-s SIG -p PID | -- COMMAND...]\n";
 
 static void
@@ -129,9 +133,10 @@ static void
 arm(struct palarm *p)
 {
 	p->jit = p->jitter > 0 ?
-	    (int64_t)(rand_next(p) % (uint64_t)(p->jitter + 1)) : 0;
-	p->timer = loop_timer(p->loop, p->base + p->next * p->interval +
-	    p->jit, on_tick, p);
+	    (int64_t)(rand_next(p) % ((uint64_t)p->jitter + 1)) : 0;
+	/* Saturated: an interval near the 64-bit limit means "never". */
+	p->timer = loop_timer(p->loop, clock_add_sat(clock_add_sat(p->base,
+	    clock_mul_sat(p->next, p->interval)), p->jit), on_tick, p);
 	if (p->timer < 0)
 		die(125, "timer:");
 }
@@ -262,7 +267,26 @@ start_ticks(struct palarm *p)
 	arm(p);
 }
 
-static void on_deadline(struct loop *l, void *arg);
+/* -d: send sig to what the deadline covers: COMMAND's process group,
+ * which outlives COMMAND while a member is left (the kernel does not
+ * reuse a pid that still names a group). Then CONT, so a stopped member
+ * (kill -STOP, SIGTTIN from the terminal) acts on it at once. Returns 0,
+ * or -1 with errno ESRCH when nothing is left. */
+static int
+deadline_signal(struct palarm *p, int sig)
+{
+	int r;
+
+	if (p->pgid > 0)
+		r = kill(-p->pgid, sig);
+	else if (p->child > 0)
+		r = kill(p->child, sig);
+	else
+		return errno = ESRCH, -1;
+	if (r == 0 && sig != SIGKILL && sig != SIGCONT)
+		(void)deadline_signal(p, SIGCONT);
+	return r;
+}
 
 static void
 deadline_kill(struct loop *l, void *arg)
@@ -270,8 +294,11 @@ deadline_kill(struct loop *l, void *arg)
 	struct palarm *p = arg;
 
 	(void)l;
-	if (p->child > 0)
-		kill(-p->child, SIGKILL);
+	p->killed = 1;
+	verbose("deadline: sending KILL");
+	(void)deadline_signal(p, SIGKILL);
+	if (p->child == 0)
+		finish(p, 124);	/* COMMAND died before; the rest now too */
 }
 
 /* -d: the deadline. The KILL timer is set here, unconditionally, so the
@@ -285,10 +312,28 @@ on_deadline(struct loop *l, void *arg)
 	if (p->child <= 0)
 		return;
 	verbose("deadline: sending signal %d to %ld", p->sig, (long)p->child);
-	kill(-p->child, p->sig);
-	if (p->killafter >= 0 && loop_timer(l, clock_mono() + p->killafter,
-	    deadline_kill, p) < 0)
+	(void)deadline_signal(p, p->sig);
+	if (p->killafter >= 0 && loop_timer(l, clock_add_sat(clock_mono(),
+	    p->killafter), deadline_kill, p) < 0)
 		die(125, "timer:");
+}
+
+/* -d: COMMAND ended. After the deadline with -k, the KILL is still due
+ * to the rest of its group (a member that ignored TERM): stay until the
+ * KILL timer has fired, unless the group is already empty. */
+static void
+deadline_child_done(struct palarm *p, int status)
+{
+	if (!p->fired) {
+		finish(p, status);
+		return;
+	}
+	if (p->killafter >= 0 && !p->killed && p->pgid > 0 &&
+	    kill(-p->pgid, 0) == 0) {
+		verbose("COMMAND ended; KILL still due to its group");
+		return;
+	}
+	finish(p, 124);
 }
 
 static void on_silence(struct loop *l, void *arg);
@@ -298,8 +343,8 @@ watch_arm(struct palarm *p)
 {
 	if (p->timer > 0)
 		loop_timer_cancel(p->loop, p->timer);
-	p->timer = loop_timer(p->loop, clock_mono() + p->interval, on_silence,
-	    p);
+	p->timer = loop_timer(p->loop, clock_add_sat(clock_mono(),
+	    p->interval), on_silence, p);
 	if (p->timer < 0)
 		die(125, "timer:");
 }
@@ -384,7 +429,7 @@ on_child(struct palarm *p, int status)
 	p->child = 0;
 	switch (p->mode) {
 	case DEADLINE:
-		finish(p, p->fired ? 124 : status);
+		deadline_child_done(p, status);
 		break;
 	case RUN:
 		if (status != 0) {
@@ -415,10 +460,11 @@ on_signal(struct loop *l, int sig, void *arg)
 	(void)l;
 	if (sig != SIGCHLD) {
 		/* Pass it on; we end once COMMAND has. */
-		if (p->child > 0) {
-			kill(p->mode == DEADLINE ? -p->child : p->child, sig);
-			if (p->mode != DEADLINE)
-				p->term_sig = sig;
+		if (p->mode == DEADLINE && p->child > 0) {
+			(void)deadline_signal(p, sig);
+		} else if (p->child > 0) {
+			kill(p->child, sig);
+			p->term_sig = sig;
 		} else {
 			finish(p, 128 + sig);
 		}
@@ -452,6 +498,7 @@ parse_args(int argc, char **argv, struct palarm *p)
 		{ "watch", required_argument, NULL, 'W' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "verbose", no_argument, NULL, 'v' },
+		{ "foreground", no_argument, NULL, OPT_FOREGROUND },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -473,6 +520,7 @@ parse_args(int argc, char **argv, struct palarm *p)
 			need_positive(optarg, &p->interval, "timeout");
 			p->mode = DEADLINE;
 			break;
+		case OPT_FOREGROUND: p->foreground = 1; break;
 		case 'h':
 			fputs(usage_text, stdout);
 			exit(0);
@@ -533,6 +581,8 @@ parse_args(int argc, char **argv, struct palarm *p)
 		die(2, "-T only applies to ticks on stdout");
 	if (p->killafter >= 0 && p->mode != DEADLINE)
 		die(2, "-k only applies to -d");
+	if (p->foreground && p->mode != DEADLINE)
+		die(2, "--foreground only applies to -d");
 	switch (p->mode) {
 	case RUN:
 		if (p->sig || p->pid)
@@ -620,10 +670,13 @@ start(struct palarm *p)
 		break;
 	case DEADLINE:
 		/* Own process group, so the signal reaches COMMAND's
-		 * children too, as timeout(1) does. */
-		p->child = start_command(p, NULL, NULL, 1);
-		if (loop_timer(p->loop, clock_mono() + p->interval,
-		    on_deadline, p) < 0)
+		 * children too, as timeout(1) does; --foreground leaves it
+		 * in ours, where it may read the terminal, and only
+		 * COMMAND itself is signalled. */
+		p->child = start_command(p, NULL, NULL, !p->foreground);
+		p->pgid = p->foreground ? 0 : p->child;
+		if (loop_timer(p->loop, clock_add_sat(clock_mono(),
+		    p->interval), on_deadline, p) < 0)
 			die(125, "timer:");
 		break;
 	case WATCH:
