@@ -1,21 +1,26 @@
 /* pkillall-title: find, list, signal and wait for processes by title.
  *
  *   pkillall-title [-SIG | -s SIG] [-0 | -l] [-e] [-F | -r] [-a]
- *                  [-u USER | -A] [-P PPID] [-n | -o]
+ *                  [[-u USER] [-U USER] | -A] [-P PPID] [-n | -o]
  *                  [-w [-t TIMEOUT] [-K]] [-q] PATTERN...
  *
  * A process's title is its /proc/PID/cmdline with NULs as spaces and
  * trailing NULs and spaces removed (ps -o args). One pass over /proc
- * costs one fstatat (owner) and one read of cmdline per process; stat is
- * read only for processes whose title matched, and only for -P, -n, -o.
+ * costs one fstatat (owner, a pre-filter) and one read of cmdline per
+ * process; status (real and effective uid) is read only for processes
+ * whose title matched, stat only for those and only for -P, -n, -o.
  *
  * Invariants:
  *   - never matches itself or an ancestor (the chain is computed once,
  *     before the scan), nor a process with an empty title (kernel
  *     threads, zombies);
- *   - by default only processes owned by the caller's real uid match:
- *     anyone can choose a title, so a root watchdog must not be fooled by
- *     another user's process;
+ *   - by default only processes whose real AND effective uid are the
+ *     caller's real uid match: anyone can choose a title, so a root
+ *     watchdog must not be fooled by another user's process, not even a
+ *     setuid one (`exec -a TITLE su` run by nobody has euid 0, ruid
+ *     nobody); -u matches the effective uid, -U the real one (pgrep);
+ *   - in a pid namespace whose /proc is another namespace's, nothing is
+ *     scanned: exit 3 with a message;
  *   - each match is pinned with a pidfd, and its owner, title (and start
  *     time, when known) are read again after pinning; the signal goes
  *     through the pidfd, so a recycled PID is never hit;
@@ -57,7 +62,8 @@ struct opts {
 	int mode;		/* MATCH_* */
 	int argv0;		/* -a */
 	int all_users;		/* -A */
-	uid_t uid;
+	int by_euid, by_ruid;	/* match the effective / real uid */
+	uid_t euid, ruid;	/* -u / -U; both the caller's by default */
 	pid_t ppid;		/* -1: any */
 	int newest, oldest;
 	int wait;
@@ -91,7 +97,7 @@ usage(FILE *f)
 {
 	fprintf(f,
 	    "usage: %s [-SIG | -s SIG] [-0 | -l] [-e] [-F | -r] [-a]\n"
-	    "       %*s [-u USER | -A] [-P PPID] [-n | -o]\n"
+	    "       %*s [[-u USER] [-U USER] | -A] [-P PPID] [-n | -o]\n"
 	    "       %*s [-w [-t TIMEOUT] [-K]] [-q] PATTERN...\n",
 	    msg_prog(), (int)strlen(msg_prog()), "",
 	    (int)strlen(msg_prog()), "");
@@ -114,14 +120,14 @@ leading_signal(int argc, char **argv, int *sig)
 	return signal_parse(a + 1, sig) == 0 && *sig != 0;
 }
 
-static void
-set_user(struct opts *o, const char *s)
+static uid_t
+user_uid(const char *s)
 {
 	struct user_spec u;
 
 	if (strchr(s, ':') != NULL || user_parse(s, &u) < 0)
 		die(EXIT_USAGE, "unknown user '%s'", s);
-	o->uid = u.uid;
+	return u.uid;
 }
 
 static void
@@ -151,6 +157,7 @@ parse_args(int argc, char **argv, struct opts *o)
 		{ "regex", no_argument, NULL, 'r' },
 		{ "argv0", no_argument, NULL, 'a' },
 		{ "user", required_argument, NULL, 'u' },
+		{ "real-user", required_argument, NULL, 'U' },
 		{ "all-users", no_argument, NULL, 'A' },
 		{ "parent", required_argument, NULL, 'P' },
 		{ "newest", no_argument, NULL, 'n' },
@@ -168,7 +175,11 @@ parse_args(int argc, char **argv, struct opts *o)
 
 	memset(o, 0, sizeof(*o));
 	o->sig = SIGTERM;
-	o->uid = getuid();
+	/* Default: real and effective uid both the caller's real uid. The
+	 * real uid alone would match a setuid program another user ran;
+	 * the effective alone, `exec -a TITLE su` run by another user. */
+	o->euid = o->ruid = getuid();
+	o->by_euid = o->by_ruid = 1;
 	o->ppid = -1;
 	o->timeout = -1;
 	if (leading_signal(argc, argv, &o->sig)) {
@@ -176,7 +187,7 @@ parse_args(int argc, char **argv, struct opts *o)
 		optind = 2;
 	}
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+:0AaeFhKlnoP:qrs:t:u:Vw",
+	while ((c = getopt_long(argc, argv, "+:0AaeFhKlnoP:qrs:t:U:u:Vw",
 	    longopts, NULL)) != -1) {
 		switch (c) {
 		case '0':
@@ -232,8 +243,18 @@ parse_args(int argc, char **argv, struct opts *o)
 				die(EXIT_USAGE, "bad timeout '%s'", optarg);
 			break;
 		case 'u':
-			set_user(o, optarg);
-			user_given = 1;
+			if (user_given != 'U')
+				o->by_ruid = 0;
+			o->by_euid = 1;
+			o->euid = user_uid(optarg);
+			user_given = 'u';
+			break;
+		case 'U':
+			if (user_given != 'u')
+				o->by_euid = 0;
+			o->by_ruid = 1;
+			o->ruid = user_uid(optarg);
+			user_given = 'U';
 			break;
 		case 'V':
 			msg_version();
@@ -249,7 +270,7 @@ parse_args(int argc, char **argv, struct opts *o)
 		o->sig_given = 0;
 	}
 	if (user_given && o->all_users)
-		die(EXIT_USAGE, "-u and -A exclude each other");
+		die(EXIT_USAGE, "-u/-U and -A exclude each other");
 	if (regex && o->mode == MATCH_FIXED)
 		die(EXIT_USAGE, "-F and -r exclude each other");
 	if (regex)
@@ -353,10 +374,22 @@ title_matches(const struct opts *o, const struct proc_info *p)
 	return 0;
 }
 
+/* p must carry PROC_IDS. */
 static int
 owner_matches(const struct opts *o, const struct proc_info *p)
 {
-	return o->all_users || p->uid == o->uid;
+	return o->all_users || ((!o->by_euid || p->euid == o->euid) &&
+	    (!o->by_ruid || p->ruid == o->ruid));
+}
+
+/* Cheap pre-filter on the owner of /proc/PID, which is the effective
+ * uid, or root for a process that is not dumpable (setuid programs): a
+ * process failing it cannot match. */
+static int
+owner_may_match(const struct opts *o, const struct proc_info *p)
+{
+	return o->all_users || !o->by_euid || p->uid == o->euid ||
+	    p->uid == 0;
 }
 
 /* Keep m in the table; with -n/-o the table holds the best one only. */
@@ -398,16 +431,21 @@ visit(const struct proc_info *p, void *arg)
 	struct scan *s = arg;
 	const struct opts *o = s->o;
 	struct proc_info st;
+	unsigned what;
 
-	if (!owner_matches(o, p) || p->title_len == 0 ||
+	if (!owner_may_match(o, p) || p->title_len == 0 ||
 	    is_ancestor(s, p->pid) || !title_matches(o, p))
 		return 0;
 	st.start = 0;
-	if (s->need_stat) {
-		if (proc_read(p->pid, PROC_STAT, &st) < 0)
+	what = (s->need_stat ? PROC_STAT : 0) | (o->all_users ? 0 : PROC_IDS);
+	if (what != 0) {
+		if (proc_read(p->pid, what, &st) < 0)
 			return 0;
 		proc_info_free(&st);
-		if (st.state == 'Z' || (o->ppid >= 0 && st.ppid != o->ppid))
+		if (!o->all_users && !owner_matches(o, &st))
+			return 0;
+		if (s->need_stat && (st.state == 'Z' ||
+		    (o->ppid >= 0 && st.ppid != o->ppid)))
 			return 0;
 	}
 	keep(s, p, st.start);
@@ -480,7 +518,7 @@ pin(struct scan *s, struct match *m)
 {
 	const struct opts *o = s->o;
 	struct proc_info p;
-	unsigned what = PROC_UID | PROC_TITLE;
+	unsigned what = PROC_IDS | PROC_TITLE;
 	int r;
 
 	m->pidfd = proc_pidfd_open(m->pid);
@@ -638,6 +676,12 @@ main(int argc, char **argv)
 	compile_patterns(&o);
 	s.o = &o;
 	find_ancestors(&s);
+	/* In a pid namespace whose /proc is the parent's, every pid read
+	 * names a process we cannot signal: say so rather than match
+	 * strangers and report success having done nothing. */
+	if (proc_same_ns() == 0)
+		die(EXIT_FAIL, "/proc belongs to another pid namespace "
+		    "(mount this namespace's own /proc)");
 	scan(&s);
 
 	if (s.n == 0) {

@@ -219,6 +219,39 @@ hup_by() {
 	run -2 pkillall-title -u no-such-user-pkit -0 "$N-other"
 }
 
+@test "pkillall-title: a setuid-like process of another real user is not root's by default" {
+	[ "$(id -u)" -eq 0 ] || skip "needs root to set a real uid"
+	# Real uid nobody, effective uid 0: what `exec -a TITLE su` run by
+	# nobody looks like.
+	spawn_bg ruid 65534 sleep "$N-suid" 300
+	TPID=$!
+	wait_for 5 has_title "$TPID" "$N-suid 300"
+	run -1 pkillall-title -0 "$N-suid*"
+	run -1 pkillall-title "$N-suid*"
+	run -0 pkillall-title -u root -l "$N-suid*"
+	[ "$output" = "$TPID $N-suid 300" ]
+	run -0 pkillall-title -U nobody -l "$N-suid*"
+	[ "$output" = "$TPID $N-suid 300" ]
+	run -1 pkillall-title -U root -l "$N-suid*"
+	run -1 pkillall-title -u root -U root -l "$N-suid*"
+	run -0 pkillall-title -u root -U nobody -l "$N-suid*"
+	run -2 --separate-stderr pkillall-title -U nobody -A -l "$N-suid*"
+	alive "$TPID"
+}
+
+@test "pkillall-title: in a pid namespace that shows another one's /proc it says so" {
+	command -v unshare >/dev/null || skip "unshare is not installed"
+	unshare -pf true 2>/dev/null || skip "cannot create a pid namespace"
+	start_titled "$N-ns"
+	run -3 --separate-stderr unshare -pf pkillall-title "$N-ns"
+	echo "$stderr"
+	[ "${#stderr_lines[@]}" -eq 1 ]
+	[[ "$stderr" == "pkillall-title: "*"pid namespace"* ]]
+	run -3 unshare -pf pkillall-title -0 "$N-ns"
+	sleep 0.1
+	alive "$TPID"
+}
+
 @test "pkillall-title: -A matches every user's process" {
 	[ "$(id -u)" -eq 0 ] || skip "needs root to start a process as nobody"
 	spawn_bg setpriv --reuid=nobody --regid=nogroup --clear-groups \
