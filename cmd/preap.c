@@ -41,6 +41,8 @@ enum { AFTER_LEAVE, AFTER_WAIT, AFTER_KILL };
 struct preap {
 	struct loop *loop;
 	int logfd;		/* -r: -1 when not logging */
+	const char *logname;	/* -r FILE, for messages */
+	int logerr;		/* a write to -r failed and was reported */
 	int group;		/* -g */
 	int after;		/* AFTER_* */
 	int64_t grace;		/* -k */
@@ -83,9 +85,16 @@ log_reap(struct preap *p, pid_t pid, const siginfo_t *si, const char *name)
 	if (p->logfd >= 0) {
 		n = snprintf(line, sizeof(line), "%ld %d %d %s\n", (long)pid,
 		    code, sig, name);
-		if (n > 0 && io_write_all(p->logfd, line, (size_t)n) < 0 &&
-		    errno == EPIPE)
-			p->logfd = -1;	/* reader gone: stop logging */
+		if (n > 0 && io_write_all(p->logfd, line, (size_t)n) < 0) {
+			if (errno == EPIPE)
+				p->logfd = -1;	/* reader gone: stop logging */
+			else if (!p->logerr) {
+				/* Once: a full disk must not flood stderr,
+				 * and reaping goes on regardless. */
+				p->logerr = 1;
+				warn("cannot write to '%s':", p->logname);
+			}
+		}
 	}
 	if (sig)
 		verbose("reaped %ld (%s): killed by signal %d", (long)pid,
@@ -127,7 +136,7 @@ reap_all(struct preap *p)
 {
 	char name[64] = "";
 	siginfo_t si;
-	pid_t pid;
+	pid_t pid, r;
 	int st;
 
 	if (p->logfd < 0 && msg_level < MSG_VERBOSE) {
@@ -159,8 +168,17 @@ reap_all(struct preap *p)
 			return 0;
 		if (p->logfd >= 0 || msg_level >= MSG_VERBOSE)
 			read_comm(pid, name, sizeof(name));
-		while (waitpid(pid, &st, WNOHANG) < 0 && errno == EINTR)
+		while ((r = waitpid(pid, &st, WNOHANG)) < 0 && errno == EINTR)
 			;
+		if (r < 0 && errno == ECHILD)
+			continue;	/* reaped elsewhere: not ours to report */
+		if (r != pid) {
+			/* waitid just named it dead: a failure here would
+			 * name it again forever. Say so, try at the next
+			 * SIGCHLD. */
+			warn("waitpid %ld:", (long)pid);
+			return 0;
+		}
 		log_reap(p, pid, &si, name);
 		if (pid == p->child) {
 			p->child = 0;
@@ -404,6 +422,7 @@ parse_args(int argc, char **argv, struct preap *p, int *zombies)
 	if (optind >= argc)
 		die(2, "missing COMMAND");
 	if (log != NULL) {
+		p->logname = strcmp(log, "-") == 0 ? "stdout" : log;
 		if (strcmp(log, "-") == 0)
 			p->logfd = STDOUT_FILENO;
 		else if ((p->logfd = open(log, O_WRONLY | O_CREAT | O_APPEND |
