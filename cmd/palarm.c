@@ -32,6 +32,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cgroup.h"
 #include "clock.h"
 #include "io.h"
 #include "loop.h"
@@ -41,7 +42,7 @@
 #include "spawn.h"
 
 enum mode { TICKS, RUN, SIGNAL, DEADLINE, WATCH };
-enum { OPT_FOREGROUND = 256 };
+enum { OPT_FOREGROUND = 256, OPT_CGROUP };
 
 struct palarm {
 	enum mode mode;
@@ -57,6 +58,12 @@ struct palarm {
 	int64_t interval;	/* INTERVAL, or TIMEOUT of -d / -W */
 	int64_t killafter;	/* -k; -1: not given */
 	int foreground;		/* --foreground: no process group of its own */
+	int use_cg;		/* --cgroup[=PARENT] */
+	const char *cg_parent;	/* NULL: under our own cgroup */
+	struct cgroup cg;	/* -d --cgroup: COMMAND's tree */
+	int cg_watch;		/* inotify fd on cg's cgroup.events */
+	int cg_empty;		/* cg reported populated 0 */
+	int cmd_status;		/* -d: COMMAND's status, once it ended */
 	char **cmd;		/* COMMAND, or NULL */
 	/* schedule */
 	int64_t base;		/* monotonic time of tick 0 */
@@ -81,7 +88,8 @@ static const char usage_text[] =
     "usage: palarm [-c COUNT] [-i] [-a] [-j JITTER] [-T] INTERVAL\n"
     "       palarm [-c COUNT] [-i] [-a] [-j JITTER] INTERVAL -- COMMAND...\n"
     "       palarm [-c COUNT] -s SIG -p PID INTERVAL\n"
-    "       palarm -d TIMEOUT [-s SIG] [-k KILLAFTER] [--foreground] -- COMMAND...\n"
+    "       palarm -d TIMEOUT [-s SIG] [-k KILLAFTER] [--foreground]\n"
+    "                 [--cgroup[=PARENT]] -- COMMAND...\n"
     "       palarm -W TIMEOUT [-s SIG -p PID | -- COMMAND...]\n";
 
 static void
@@ -147,12 +155,20 @@ set_tick_env(void *arg)
 	return setenv("PALARM_TICK", arg, 1);
 }
 
+/* In the child, before exec: everything COMMAND starts is born inside. */
+static int
+enter_cgroup(void *arg)
+{
+	return cgroup_enter(arg);
+}
+
 static pid_t
 start_command(struct palarm *p, int (*hook)(void *), void *hook_arg,
     int group)
 {
 	struct spawn_opts o = { .in = -1, .out = -1, .err = -1 };
 	pid_t pid;
+	int err;
 
 	o.hook = hook;
 	o.hook_arg = hook_arg;
@@ -164,8 +180,13 @@ start_command(struct palarm *p, int (*hook)(void *), void *hook_arg,
 	pid = spawn_start(p->cmd, &o);
 	if (o.in >= 0)
 		close(o.in);
-	if (pid < 0)
+	if (pid < 0) {
+		err = errno;
+		if (p->use_cg)
+			(void)cgroup_remove(&p->cg);	/* nothing in it */
+		errno = err;
 		die(spawn_exec_status(errno), "cannot run '%s':", p->cmd[0]);
+	}
 	return pid;
 }
 
@@ -273,20 +294,31 @@ start_ticks(struct palarm *p)
  * (kill -STOP, SIGTTIN from the terminal) acts on it at once. Returns 0,
  * or -1 with errno ESRCH when nothing is left. */
 static int
+group_signal(struct palarm *p, int sig)
+{
+	if (p->use_cg) {
+		if (sig == SIGKILL)
+			return cgroup_kill(&p->cg);
+		return cgroup_signal(&p->cg, sig) < 0 ? -1 : 0;
+	}
+	if (p->pgid > 0)
+		return kill(-p->pgid, sig);
+	if (p->child > 0)
+		return kill(p->child, sig);
+	return errno = ESRCH, -1;
+}
+
+static int
 deadline_signal(struct palarm *p, int sig)
 {
-	int r;
+	int r = group_signal(p, sig);
 
-	if (p->pgid > 0)
-		r = kill(-p->pgid, sig);
-	else if (p->child > 0)
-		r = kill(p->child, sig);
-	else
-		return errno = ESRCH, -1;
 	if (r == 0 && sig != SIGKILL && sig != SIGCONT)
-		(void)deadline_signal(p, SIGCONT);
+		(void)group_signal(p, SIGCONT);
 	return r;
 }
+
+static void deadline_check_done(struct palarm *p);
 
 static void
 deadline_kill(struct loop *l, void *arg)
@@ -296,9 +328,10 @@ deadline_kill(struct loop *l, void *arg)
 	(void)l;
 	p->killed = 1;
 	verbose("deadline: sending KILL");
-	(void)deadline_signal(p, SIGKILL);
+	if (deadline_signal(p, SIGKILL) < 0 && errno != ESRCH)
+		warn("cannot send KILL:");
 	if (p->child == 0)
-		finish(p, 124);	/* COMMAND died before; the rest now too */
+		deadline_check_done(p);	/* COMMAND died before */
 }
 
 /* -d: the deadline. The KILL timer is set here, unconditionally, so the
@@ -309,31 +342,66 @@ on_deadline(struct loop *l, void *arg)
 	struct palarm *p = arg;
 
 	p->fired = 1;
-	if (p->child <= 0)
+	if (p->child <= 0 && !p->use_cg)
 		return;
-	verbose("deadline: sending signal %d to %ld", p->sig, (long)p->child);
-	(void)deadline_signal(p, p->sig);
+	verbose("deadline: sending signal %d", p->sig);
+	if (deadline_signal(p, p->sig) < 0 && errno != ESRCH)
+		warn("cannot send signal %d:", p->sig);
 	if (p->killafter >= 0 && loop_timer(l, clock_add_sat(clock_mono(),
 	    p->killafter), deadline_kill, p) < 0)
 		die(125, "timer:");
+	if (p->child == 0)
+		deadline_check_done(p);
 }
 
-/* -d: COMMAND ended. After the deadline with -k, the KILL is still due
- * to the rest of its group (a member that ignored TERM): stay until the
- * KILL timer has fired, unless the group is already empty. */
+/* -d: COMMAND has ended (p->child == 0); may palarm end too?
+ * Without --cgroup: at once, except that after the deadline with -k the
+ * KILL is still due to the rest of its group (a member that ignored
+ * TERM): then stay until the KILL timer, unless the group is empty.
+ * With --cgroup: once the cgroup is empty. Before the deadline the
+ * rest of the tree keeps its time; after it, what is left gets KILL at
+ * KILLAFTER, or at once without -k, so nothing outlives palarm. */
 static void
-deadline_child_done(struct palarm *p, int status)
+deadline_check_done(struct palarm *p)
 {
-	if (!p->fired) {
-		finish(p, status);
+	int status = p->fired ? 124 : p->cmd_status;
+
+	if (p->child != 0)
+		return;
+	if (p->use_cg) {
+		if (p->cg_empty)
+			finish(p, status);
+		else if (p->fired && !p->killed && p->killafter < 0) {
+			p->killed = 1;
+			if (group_signal(p, SIGKILL) < 0 && errno != ESRCH)
+				warn("cannot send KILL:");
+		}
 		return;
 	}
-	if (p->killafter >= 0 && !p->killed && p->pgid > 0 &&
+	if (p->fired && p->killafter >= 0 && !p->killed && p->pgid > 0 &&
 	    kill(-p->pgid, 0) == 0) {
 		verbose("COMMAND ended; KILL still due to its group");
 		return;
 	}
-	finish(p, 124);
+	finish(p, status);
+}
+
+/* cgroup.events changed: is the tree gone? */
+static void
+on_cg_events(struct loop *l, int fd, int events, void *arg)
+{
+	struct palarm *p = arg;
+	int r;
+
+	(void)l;
+	(void)events;
+	cgroup_watch_drain(fd);
+	if ((r = cgroup_populated(&p->cg)) < 0)
+		die(125, "cannot read %s/cgroup.events:", p->cg.path);
+	if (r == 0) {
+		p->cg_empty = 1;
+		deadline_check_done(p);
+	}
 }
 
 static void on_silence(struct loop *l, void *arg);
@@ -429,7 +497,8 @@ on_child(struct palarm *p, int status)
 	p->child = 0;
 	switch (p->mode) {
 	case DEADLINE:
-		deadline_child_done(p, status);
+		p->cmd_status = status;
+		deadline_check_done(p);
 		break;
 	case RUN:
 		if (status != 0) {
@@ -460,8 +529,9 @@ on_signal(struct loop *l, int sig, void *arg)
 	(void)l;
 	if (sig != SIGCHLD) {
 		/* Pass it on; we end once COMMAND has. */
-		if (p->mode == DEADLINE && p->child > 0) {
-			(void)deadline_signal(p, sig);
+		if (p->mode == DEADLINE && (p->child > 0 ||
+		    (p->use_cg && !p->cg_empty))) {
+			(void)group_signal(p, sig);
 		} else if (p->child > 0) {
 			kill(p->child, sig);
 			p->term_sig = sig;
@@ -499,6 +569,7 @@ parse_args(int argc, char **argv, struct palarm *p)
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "foreground", no_argument, NULL, OPT_FOREGROUND },
+		{ "cgroup", optional_argument, NULL, OPT_CGROUP },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -521,6 +592,10 @@ parse_args(int argc, char **argv, struct palarm *p)
 			p->mode = DEADLINE;
 			break;
 		case OPT_FOREGROUND: p->foreground = 1; break;
+		case OPT_CGROUP:
+			p->use_cg = 1;
+			p->cg_parent = optarg;
+			break;
 		case 'h':
 			fputs(usage_text, stdout);
 			exit(0);
@@ -583,6 +658,8 @@ parse_args(int argc, char **argv, struct palarm *p)
 		die(2, "-k only applies to -d");
 	if (p->foreground && p->mode != DEADLINE)
 		die(2, "--foreground only applies to -d");
+	if (p->use_cg && p->mode != DEADLINE)
+		die(2, "--cgroup only applies to -d");
 	switch (p->mode) {
 	case RUN:
 		if (p->sig || p->pid)
@@ -624,6 +701,30 @@ clear_itimers(void)
 	setitimer(ITIMER_PROF, &zero, NULL);
 }
 
+/* --cgroup: a fresh cgroup for COMMAND's tree, watched before it can
+ * change. Without a writable cgroup v2: one line, 125, nothing run. */
+static void
+setup_cgroup(struct palarm *p)
+{
+	char dir[4096];
+	const char *parent = NULL;
+
+	if (p->cg_parent != NULL) {
+		if (cgroup_resolve(p->cg_parent, dir, sizeof(dir)) < 0)
+			die(125, "--cgroup: no cgroup v2 directory '%s'",
+			    p->cg_parent);
+		parent = dir;
+	}
+	if (cgroup_create(parent, "palarm", &p->cg) < 0)
+		die(125, "--cgroup: cannot create a cgroup v2 under %s:",
+		    parent ? parent : "our own cgroup");
+	if ((p->cg_watch = cgroup_watch(&p->cg)) < 0 ||
+	    loop_fd(p->loop, p->cg_watch, LOOP_IN, on_cg_events, p) < 0) {
+		cgroup_remove(&p->cg);
+		die(125, "--cgroup: cannot watch %s:", p->cg.path);
+	}
+}
+
 static void
 setup(struct palarm *p)
 {
@@ -654,6 +755,8 @@ setup(struct palarm *p)
 		    on_pidfd, p) < 0)
 			die(125, "loop:");
 	}
+	if (p->use_cg)
+		setup_cgroup(p);
 	if ((p->mode == TICKS || p->mode == WATCH) &&
 	    fstat(STDOUT_FILENO, &st) == 0 && S_ISFIFO(st.st_mode))
 		(void)loop_fd(p->loop, STDOUT_FILENO, LOOP_IN, on_stdout, p);
@@ -673,7 +776,9 @@ start(struct palarm *p)
 		 * children too, as timeout(1) does; --foreground leaves it
 		 * in ours, where it may read the terminal, and only
 		 * COMMAND itself is signalled. */
-		p->child = start_command(p, NULL, NULL, !p->foreground);
+		p->child = p->use_cg ?
+		    start_command(p, enter_cgroup, &p->cg, !p->foreground) :
+		    start_command(p, NULL, NULL, !p->foreground);
 		p->pgid = p->foreground ? 0 : p->child;
 		if (loop_timer(p->loop, clock_add_sat(clock_mono(),
 		    p->interval), on_deadline, p) < 0)
@@ -690,7 +795,7 @@ start(struct palarm *p)
 int
 main(int argc, char **argv)
 {
-	struct palarm p = { .killafter = -1, .pidfd = -1 };
+	struct palarm p = { .killafter = -1, .pidfd = -1, .cg_watch = -1 };
 
 	msg_init(argv[0]);
 	parse_args(argc, argv, &p);
@@ -701,5 +806,9 @@ main(int argc, char **argv)
 	loop_free(p.loop);
 	if (p.pidfd >= 0)
 		close(p.pidfd);
+	if (p.cg_watch >= 0)
+		close(p.cg_watch);
+	if (p.use_cg && cgroup_remove(&p.cg) < 0)
+		warn("cannot remove cgroup:");
 	return p.status;
 }
