@@ -41,6 +41,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cgroup.h"
 #include "clock.h"
 #include "io.h"
 #include "msg.h"
@@ -49,6 +50,7 @@
 
 enum { EXIT_MATCH = 0, EXIT_NOMATCH = 1, EXIT_USAGE = 2, EXIT_FAIL = 3 };
 enum { MATCH_GLOB, MATCH_FIXED, MATCH_REGEX };
+enum { OPT_CGROUP = 256 };
 
 /* After -K, how long KILLed survivors get to disappear. */
 #define KILL_GRACE (5 * NS_PER_SEC)
@@ -69,6 +71,9 @@ struct opts {
 	int wait;
 	int64_t timeout;	/* ns, -1: none */
 	int kill;		/* -K */
+	const char *cgroup;	/* --cgroup: only processes of that cgroup */
+	pid_t *cg_pids;		/* its cgroup.procs, sorted */
+	int cg_n;
 	char **pats;
 	int npats;
 	regex_t *res;		/* with -r: npats compiled patterns */
@@ -98,7 +103,7 @@ usage(FILE *f)
 	fprintf(f,
 	    "usage: %s [-SIG | -s SIG] [-0 | -l] [-e] [-F | -r] [-a]\n"
 	    "       %*s [[-u USER] [-U USER] | -A] [-P PPID] [-n | -o]\n"
-	    "       %*s [-w [-t TIMEOUT] [-K]] [-q] PATTERN...\n",
+	    "       %*s [--cgroup CGROUP] [-w [-t TIMEOUT] [-K]] [-q] PATTERN...\n",
 	    msg_prog(), (int)strlen(msg_prog()), "",
 	    (int)strlen(msg_prog()), "");
 }
@@ -168,6 +173,7 @@ parse_args(int argc, char **argv, struct opts *o)
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
+		{ "cgroup", required_argument, NULL, OPT_CGROUP },
 		{ NULL, 0, NULL, 0 }
 	};
 	int c, user_given = 0, regex = 0;
@@ -190,6 +196,9 @@ parse_args(int argc, char **argv, struct opts *o)
 	while ((c = getopt_long(argc, argv, "+:0AaeFhKlnoP:qrs:t:U:u:Vw",
 	    longopts, NULL)) != -1) {
 		switch (c) {
+		case OPT_CGROUP:
+			o->cgroup = optarg;
+			break;
 		case '0':
 			o->check = 1;
 			break;
@@ -426,6 +435,36 @@ keep(struct scan *s, const struct proc_info *p, uint64_t start)
 }
 
 static int
+cmp_pid(const void *a, const void *b)
+{
+	pid_t x = *(const pid_t *)a, y = *(const pid_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* --cgroup: the members of the cgroup, read once before the scan (as
+ * pgrep --cgroup, that cgroup itself, not the ones below it). */
+static void
+load_cgroup(struct opts *o)
+{
+	char dir[4096];
+
+	if (o->cgroup == NULL)
+		return;
+	if (cgroup_resolve(o->cgroup, dir, sizeof(dir)) < 0)
+		die(EXIT_USAGE, "no cgroup v2 '%s'", o->cgroup);
+	if ((o->cg_n = cgroup_pids(dir, &o->cg_pids)) < 0)
+		die(EXIT_FAIL, "cannot read %s/cgroup.procs:", dir);
+}
+
+static int
+in_cgroup(const struct opts *o, pid_t pid)
+{
+	return o->cgroup == NULL || (o->cg_n > 0 && bsearch(&pid, o->cg_pids,
+	    (size_t)o->cg_n, sizeof(pid), cmp_pid) != NULL);
+}
+
+static int
 visit(const struct proc_info *p, void *arg)
 {
 	struct scan *s = arg;
@@ -433,8 +472,9 @@ visit(const struct proc_info *p, void *arg)
 	struct proc_info st;
 	unsigned what;
 
-	if (!owner_may_match(o, p) || p->title_len == 0 ||
-	    is_ancestor(s, p->pid) || !title_matches(o, p))
+	if (!in_cgroup(o, p->pid) || !owner_may_match(o, p) ||
+	    p->title_len == 0 || is_ancestor(s, p->pid) ||
+	    !title_matches(o, p))
 		return 0;
 	st.start = 0;
 	what = (s->need_stat ? PROC_STAT : 0) | (o->all_users ? 0 : PROC_IDS);
@@ -660,6 +700,7 @@ cleanup(struct scan *s, struct opts *o)
 	}
 	free(s->m);
 	free(s->anc);
+	free(o->cg_pids);
 	free_patterns(o);
 }
 
@@ -674,6 +715,7 @@ main(int argc, char **argv)
 	msg_init(argv[0]);
 	parse_args(argc, argv, &o);
 	compile_patterns(&o);
+	load_cgroup(&o);
 	s.o = &o;
 	find_ancestors(&s);
 	/* In a pid namespace whose /proc is the parent's, every pid read

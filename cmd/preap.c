@@ -28,6 +28,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cgroup.h"
 #include "clock.h"
 #include "io.h"
 #include "loop.h"
@@ -51,10 +52,18 @@ struct preap {
 	int status;		/* COMMAND's exit status, once reaped */
 	int killing;		/* -k: TERM sent, KILL pending */
 	int done;
+	int use_cg;		/* --cgroup[=PARENT] */
+	const char *cg_parent;	/* NULL: under our own cgroup */
+	struct cgroup cg;	/* COMMAND's tree */
+	int cg_watch;		/* inotify fd on cg's cgroup.events */
+	int cg_empty;		/* cg reported populated 0 */
 };
 
+enum { OPT_CGROUP = 256 };
+
 static const char usage_text[] =
-    "usage: preap [-r FILE] [-g] [-w | -k GRACE] [-p SIG] [-q|-v] -- COMMAND [ARG]...\n"
+    "usage: preap [-r FILE] [-g] [-w | -k GRACE] [--cgroup[=PARENT]] [-p SIG] [-q|-v]\n"
+    "             -- COMMAND [ARG]...\n"
     "       preap -z\n";
 
 /* Signals that must keep their default action: faults are synchronous
@@ -286,7 +295,14 @@ command_ended(struct preap *p)
 	}
 	if (p->after == AFTER_KILL && !p->killing) {
 		p->killing = 1;
-		signal_descendants(SIGTERM);
+		if (p->use_cg) {
+			/* CONT too: a stopped process must act on it. */
+			if (cgroup_signal(&p->cg, SIGTERM) < 0 ||
+			    cgroup_signal(&p->cg, SIGCONT) < 0)
+				warn("cannot signal cgroup %s:", p->cg.path);
+		} else {
+			signal_descendants(SIGTERM);
+		}
 		if (loop_timer(p->loop, clock_mono() + p->grace, on_kill_timer,
 		    p) < 0)
 			die(125, "timer:");
@@ -298,6 +314,12 @@ on_kill_timer(struct loop *l, void *arg)
 {
 	struct preap *p = arg;
 
+	if (p->use_cg) {
+		/* One write reaches the whole tree, forks included. */
+		if (cgroup_kill(&p->cg) < 0)
+			warn("cannot kill cgroup %s:", p->cg.path);
+		return;
+	}
 	signal_descendants(SIGKILL);
 	/* A descendant may fork between scan and kill: sweep again. */
 	if (loop_timer(l, clock_mono() + 100 * NS_PER_MS, on_kill_timer, p) < 0)
@@ -315,6 +337,10 @@ on_signal(struct loop *l, int sig, void *arg)
 		return;
 	}
 	none_left = reap_all(p);
+	/* With --cgroup, the tree is gone once the cgroup is empty too (and
+	 * everything in it reaped: preap is their subreaper). */
+	if (p->use_cg && !p->cg_empty)
+		none_left = 0;
 	if (p->child == 0 && !p->done) {
 		if (p->after == AFTER_LEAVE || none_left)
 			p->done = 1;
@@ -323,6 +349,47 @@ on_signal(struct loop *l, int sig, void *arg)
 	}
 	if (p->done)
 		loop_stop(l);
+}
+
+/* cgroup.events changed: once empty, reap what is left and see. */
+static void
+on_cg_events(struct loop *l, int fd, int events, void *arg)
+{
+	struct preap *p = arg;
+	int r;
+
+	(void)events;
+	cgroup_watch_drain(fd);
+	if ((r = cgroup_populated(&p->cg)) < 0)
+		die(125, "cannot read %s/cgroup.events:", p->cg.path);
+	if (r == 0) {
+		p->cg_empty = 1;
+		on_signal(l, SIGCHLD, p);
+	}
+}
+
+/* --cgroup: a fresh cgroup for COMMAND's tree, watched before it can
+ * change. Without a writable cgroup v2: one line, 125, nothing run. */
+static void
+setup_cgroup(struct preap *p)
+{
+	char dir[4096];
+	const char *parent = NULL;
+
+	if (p->cg_parent != NULL) {
+		if (cgroup_resolve(p->cg_parent, dir, sizeof(dir)) < 0)
+			die(125, "--cgroup: no cgroup v2 directory '%s'",
+			    p->cg_parent);
+		parent = dir;
+	}
+	if (cgroup_create(parent, "preap", &p->cg) < 0)
+		die(125, "--cgroup: cannot create a cgroup v2 under %s:",
+		    parent ? parent : "our own cgroup");
+	if ((p->cg_watch = cgroup_watch(&p->cg)) < 0 ||
+	    loop_fd(p->loop, p->cg_watch, LOOP_IN, on_cg_events, p) < 0) {
+		(void)cgroup_remove(&p->cg);
+		die(125, "--cgroup: cannot watch cgroup.events:");
+	}
 }
 
 /* -z: list zombies as PID PPID NAME. */
@@ -360,6 +427,7 @@ parse_args(int argc, char **argv, struct preap *p, int *zombies)
 		{ "kill-after", required_argument, NULL, 'k' },
 		{ "pdeath-signal", required_argument, NULL, 'p' },
 		{ "zombies", no_argument, NULL, 'z' },
+		{ "cgroup", optional_argument, NULL, OPT_CGROUP },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -373,6 +441,10 @@ parse_args(int argc, char **argv, struct preap *p, int *zombies)
 	while ((c = getopt_long(argc, argv, "+:ghk:p:qr:vVwz", longopts,
 	    NULL)) != -1) {
 		switch (c) {
+		case OPT_CGROUP:
+			p->use_cg = 1;
+			p->cg_parent = optarg;
+			break;
 		case 'g':
 			p->group = 1;
 			break;
@@ -413,9 +485,11 @@ parse_args(int argc, char **argv, struct preap *p, int *zombies)
 	if (waitflag && killflag)
 		die(2, "-w and -k exclude each other");
 	p->after = waitflag ? AFTER_WAIT : killflag ? AFTER_KILL : AFTER_LEAVE;
+	if (p->use_cg && !waitflag && !killflag)
+		die(2, "--cgroup needs -w or -k");
 	if (*zombies) {
 		if (optind < argc || log || waitflag || killflag || p->group ||
-		    p->pdeathsig)
+		    p->pdeathsig || p->use_cg)
 			die(2, "-z takes no other option and no COMMAND");
 		return optind;
 	}
@@ -453,9 +527,13 @@ setup_signals(struct preap *p)
 static int
 take_terminal(void *arg)
 {
-	(void)arg;
-	if (isatty(STDIN_FILENO))
+	struct preap *p = arg;
+
+	if (p->group && isatty(STDIN_FILENO))
 		(void)tcsetpgrp(STDIN_FILENO, getpid());
+	/* In the cgroup before exec: all COMMAND starts is born inside. */
+	if (p->use_cg && cgroup_enter(&p->cg) < 0)
+		return -1;
 	return 0;
 }
 
@@ -464,20 +542,28 @@ start_command(struct preap *p, char **argv)
 {
 	struct spawn_opts o = { .in = -1, .out = -1, .err = -1 };
 
+	int err;
+
 	o.pdeathsig = p->pdeathsig;
-	if (p->group) {
-		o.setpgid = 1;
+	o.setpgid = p->group;
+	if (p->group || p->use_cg) {
 		o.hook = take_terminal;
+		o.hook_arg = p;
 	}
 	p->child = spawn_start(argv, &o);
-	if (p->child < 0)
-		die(spawn_exec_status(errno), "cannot run '%s':", argv[0]);
+	if (p->child < 0) {
+		err = errno;
+		if (p->use_cg)
+			(void)cgroup_remove(&p->cg);	/* nothing in it */
+		die(spawn_exec_status(err), "cannot run '%s': %s", argv[0],
+		    strerror(err));
+	}
 }
 
 int
 main(int argc, char **argv)
 {
-	struct preap p = { .logfd = -1 };
+	struct preap p = { .logfd = -1, .cg_watch = -1 };
 	int zombies = 0, first;
 
 	msg_init(argv[0]);
@@ -489,6 +575,8 @@ main(int argc, char **argv)
 	if ((p.loop = loop_new()) == NULL)
 		die(125, "cannot create event loop:");
 	setup_signals(&p);
+	if (p.use_cg)
+		setup_cgroup(&p);
 	start_command(&p, argv + first);
 	/* COMMAND may already be dead: check once before sleeping. */
 	on_signal(p.loop, SIGCHLD, &p);
@@ -497,5 +585,9 @@ main(int argc, char **argv)
 	loop_free(p.loop);
 	if (p.logfd > STDERR_FILENO)
 		close(p.logfd);
+	if (p.cg_watch >= 0)
+		close(p.cg_watch);
+	if (p.use_cg && cgroup_remove(&p.cg) < 0)
+		warn("cannot remove cgroup:");
 	return p.status;
 }

@@ -125,3 +125,55 @@ no_title() { [ -z "$(title_pids "$1")" ]; }
 	[[ "$stderr" == *"Read-only file system"* ]]
 	[ ! -e started ]
 }
+
+@test "cgroup: preap -k --cgroup kills everything in the cgroup at exit, TERM-ignoring and setsid'd too" {
+	local t0=$(ms_now) el
+	run -5 preap -k 500ms --cgroup="$CGP" -- bash -c \
+	    '(trap "" TERM; setsid bash -c "exec -a \"\$1-a\" sleep 300" x "$1" >/dev/null 2>&1 &)
+	     (setsid bash -c "exec -a \"\$1-b\" sleep 300" x "$1" >/dev/null 2>&1 &)
+	     sleep 0.2; exit 5' sh "$N" 3>&-
+	el=$(( $(ms_now) - t0 ))
+	echo "elapsed ${el}ms"
+	[ "$el" -ge 600 ]
+	[ "$el" -lt 4000 ]
+	no_title "$N-"
+	no_sub_cgroups
+}
+
+@test "cgroup: preap -w --cgroup returns once the last process of the cgroup is gone" {
+	local t0=$(ms_now) el
+	run -0 preap -w --cgroup="$CGP" -- sh -c '(setsid sh -c "sleep 0.7; touch late" >/dev/null 2>&1 &)' 3>&-
+	el=$(( $(ms_now) - t0 ))
+	echo "elapsed ${el}ms"
+	[ -e late ]
+	[ "$el" -ge 600 ]
+	no_sub_cgroups
+}
+
+@test "cgroup: preap --cgroup without -w/-k is a usage error; a missing cgroup is 125, nothing started" {
+	run -2 --separate-stderr preap --cgroup -- touch started
+	[ "$stderr" = "preap: --cgroup needs -w or -k" ]
+	run -125 --separate-stderr preap -w --cgroup=/no/such/cgroup -- touch started
+	[ "${#stderr_lines[@]}" -eq 1 ]
+	[[ "$stderr" == preap:\ --cgroup:* ]]
+	[ ! -e started ]
+}
+
+@test "cgroup: pkillall-title -l --cgroup lists only that cgroup's matches" {
+	spawn_bg titled "$N-in"; local a=$!
+	spawn_bg titled "$N-out"; local b=$!
+	wait_for 5 test -n "$(title_pids "$N-in")"
+	wait_for 5 test -n "$(title_pids "$N-out")"
+	echo "$a" > "$CGP/cgroup.procs"
+	run -0 pkillall-title -l --cgroup "$CGP" "$N-*"
+	[ "$output" = "$a $N-in" ]
+	# The name /proc/PID/cgroup shows works too.
+	run -0 pkillall-title -l --cgroup "${CGP#"$CGM"}" "$N-*"
+	[ "$output" = "$a $N-in" ]
+	run -1 pkillall-title -l --cgroup "$CGP" "$N-out"
+	run -0 pkillall-title --cgroup "$CGP" "$N-*"
+	wait_for 5 gone "$a"
+	alive "$b"
+	run -2 --separate-stderr pkillall-title -l --cgroup /no/such/cgroup "$N-*"
+	[ "$stderr" = "pkillall-title: no cgroup v2 '/no/such/cgroup'" ]
+}
