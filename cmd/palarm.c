@@ -92,6 +92,27 @@ static const char usage_text[] =
     "                 [--cgroup[=PARENT]] -- COMMAND...\n"
     "       palarm -W TIMEOUT [-s SIG -p PID | -- COMMAND...]\n";
 
+static const char help_text[] =
+    "\nInterval timer for scripts: ticks, a COMMAND per tick, a signal per\n"
+    "tick, a deadline, a dead man's switch.\n\n"
+    "  -c, --count COUNT        stop after tick COUNT\n"
+    "  -i, --immediate          also tick at time 0\n"
+    "  -a, --align              align ticks to wall-clock multiples\n"
+    "  -j, --jitter JITTER      delay each tick randomly up to JITTER\n"
+    "  -T, --timestamp          print the wall-clock time with each tick\n"
+    "  -s, --signal SIG         the signal to send (default TERM with -d)\n"
+    "  -p, --pid PID            the process to signal (needs -s)\n"
+    "  -d, --deadline TIMEOUT   run COMMAND; signal it after TIMEOUT (124)\n"
+    "  -k, --kill-after TIME    with -d: KILL the group TIME later\n"
+    "      --foreground         with -d: keep COMMAND in our process group\n"
+    "      --cgroup[=PARENT]    with -d: contain COMMAND's tree in a cgroup v2\n"
+    "  -W, --watch TIMEOUT      dead man's switch on stdin lines\n"
+    "  -q, --quiet              no notices\n"
+    "  -v, --verbose            report missed ticks and deadlines\n"
+    "  -h, --help               print this help\n"
+    "  -V, --version            print the version\n\n"
+    "See palarm(1).\n";
+
 static void
 finish(struct palarm *p, int status)
 {
@@ -598,6 +619,7 @@ parse_args(int argc, char **argv, struct palarm *p)
 			break;
 		case 'h':
 			fputs(usage_text, stdout);
+			fputs(help_text, stdout);
 			exit(0);
 		case 'i': p->at_zero = ticky = 1; break;
 		case 'j':

@@ -50,7 +50,8 @@
 
 enum { EXIT_MATCH = 0, EXIT_NOMATCH = 1, EXIT_USAGE = 2, EXIT_FAIL = 3 };
 enum { MATCH_GLOB, MATCH_FIXED, MATCH_REGEX };
-enum { OPT_CGROUP = 256 };
+enum { OPT_CGROUP = 256, OPT_JSON };
+enum { OUT_TEXT, OUT_JSON, OUT_COUNT };
 
 /* After -K, how long KILLed survivors get to disappear. */
 #define KILL_GRACE (5 * NS_PER_SEC)
@@ -59,7 +60,8 @@ struct opts {
 	int sig;		/* 0 with -0 */
 	int sig_given;		/* -SIG or -s */
 	int check;		/* -0 */
-	int list;		/* -l */
+	int list;		/* -l (also set by -c and --json) */
+	int out;		/* OUT_*: how -l and -e print */
 	int echo;		/* -e */
 	int mode;		/* MATCH_* */
 	int argv0;		/* -a */
@@ -101,12 +103,42 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: %s [-SIG | -s SIG] [-0 | -l] [-e] [-F | -r] [-a]\n"
+	    "usage: %s [-SIG | -s SIG] [-0 | -l [-c | --json]] [-e] [-F | -r] [-a]\n"
 	    "       %*s [[-u USER] [-U USER] | -A] [-P PPID] [-n | -o]\n"
-	    "       %*s [--cgroup CGROUP] [-w [-t TIMEOUT] [-K]] [-q] PATTERN...\n",
+	    "       %*s [--cgroup CGROUP] [-w [-t TIMEOUT] [-K]] [-q | -v] PATTERN...\n",
 	    msg_prog(), (int)strlen(msg_prog()), "",
 	    (int)strlen(msg_prog()), "");
 }
+
+static const char help_text[] =
+    "\nFind, list, signal and wait for processes by title (a glob over the\n"
+    "whole command line by default). Default action: send TERM.\n\n"
+    "  -s, --signal SIG      send SIG instead of TERM (also -SIG first)\n"
+    "  -0, --check           signal nothing; exit 0 if something matches\n"
+    "  -l, --list            print PID TITLE per match; signal only with -s\n"
+    "  -c, --count           print the number of matches (like -l)\n"
+    "      --json            print matches as a JSON array of {pid, title}\n"
+    "  -e, --echo            print PID TITLE per process signalled\n"
+    "  -F, --fixed           the title equals PATTERN literally\n"
+    "  -r, --regex           PATTERN is an extended regex (unanchored)\n"
+    "  -a, --argv0           match argv[0] alone\n"
+    "  -u, --user USER       match the effective uid USER\n"
+    "  -U, --real-user USER  match the real uid USER\n"
+    "  -A, --all-users       match every user's processes\n"
+    "  -P, --parent PPID     only children of PPID\n"
+    "  -n, --newest          only the newest match\n"
+    "  -o, --oldest          only the oldest match\n"
+    "      --cgroup CGROUP   only processes of that cgroup v2\n"
+    "  -w, --wait            wait until every signalled process is gone\n"
+    "  -t, --timeout TIME    with -w: give up after TIME (exit 3)\n"
+    "  -K, --kill            with -w: KILL the survivors at the timeout\n"
+    "  -q, --quiet           no notices\n"
+    "  -v, --verbose         say what was signalled\n"
+    "  -h, --help            print this help\n"
+    "  -V, --version         print the version\n\n"
+    "Default: only processes whose real and effective uid are yours.\n"
+    "Exit: 0 match, 1 none, 2 usage, 3 a signal or the wait failed.\n"
+    "See pkillall-title(1).\n";
 
 /* -SIG is only recognised as the first argument (as in kill(1) and
  * pkill(1)), spelled with a digit or an upper-case letter, so it never
@@ -174,6 +206,9 @@ parse_args(int argc, char **argv, struct opts *o)
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "cgroup", required_argument, NULL, OPT_CGROUP },
+		{ "json", no_argument, NULL, OPT_JSON },
+		{ "count", no_argument, NULL, 'c' },
+		{ "verbose", no_argument, NULL, 'v' },
 		{ NULL, 0, NULL, 0 }
 	};
 	int c, user_given = 0, regex = 0;
@@ -193,11 +228,26 @@ parse_args(int argc, char **argv, struct opts *o)
 		optind = 2;
 	}
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+:0AaeFhKlnoP:qrs:t:U:u:Vw",
+	while ((c = getopt_long(argc, argv, "+:0AacehFKlnoP:qrs:t:U:u:vVw",
 	    longopts, NULL)) != -1) {
 		switch (c) {
 		case OPT_CGROUP:
 			o->cgroup = optarg;
+			break;
+		case OPT_JSON:
+			if (o->out == OUT_COUNT)
+				die(EXIT_USAGE, "-c and --json exclude each other");
+			o->out = OUT_JSON;
+			o->list = 1;
+			break;
+		case 'c':
+			if (o->out == OUT_JSON)
+				die(EXIT_USAGE, "-c and --json exclude each other");
+			o->out = OUT_COUNT;
+			o->list = 1;
+			break;
+		case 'v':
+			msg_level = MSG_VERBOSE;
 			break;
 		case '0':
 			o->check = 1;
@@ -216,6 +266,7 @@ parse_args(int argc, char **argv, struct opts *o)
 			break;
 		case 'h':
 			usage(stdout);
+			fputs(help_text, stdout);
 			exit(0);
 		case 'K':
 			o->kill = 1;
@@ -526,13 +577,20 @@ out_char(char c)
 	outbuf[outlen++] = c;
 }
 
-/* Titles may hold newlines and control bytes; one match is one line. */
+static int out_mode;		/* OUT_* */
+static size_t out_count;	/* matches printed (or counted) so far */
+
 static void
-print_match(const struct match *m)
+out_str(const char *s)
 {
-	char digits[16];
-	unsigned long v = (unsigned long)m->pid;
-	const char *c;
+	while (*s)
+		out_char(*s++);
+}
+
+static void
+out_num(unsigned long v)
+{
+	char digits[24];
 	size_t n = 0;
 
 	do {
@@ -541,10 +599,118 @@ print_match(const struct match *m)
 	} while (v > 0);
 	while (n > 0)
 		out_char(digits[--n]);
+}
+
+/* Length of the valid UTF-8 sequence at s, or 0 if it is not one. */
+static size_t
+utf8_len(const unsigned char *s)
+{
+	size_t n, i;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		n = 2;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		n = 3;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		n = 4;
+	else
+		return 0;
+	for (i = 1; i < n; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	/* Overlong forms, surrogates and code points past U+10FFFF. */
+	if ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] > 0x9f) ||
+	    (s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] > 0x8f))
+		return 0;
+	return n;
+}
+
+/* A title as a JSON string: valid UTF-8 passes, control characters are
+ * escaped, a byte that is not UTF-8 becomes U+FFFD. */
+static void
+out_json_string(const char *str)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *c = (const unsigned char *)str;
+	size_t n;
+
+	out_char('"');
+	while (*c) {
+		if (*c == '"' || *c == '\\') {
+			out_char('\\');
+			out_char((char)*c++);
+		} else if (*c < 0x20 || *c == 0x7f) {
+			out_str("\\u00");
+			out_char(hex[*c >> 4]);
+			out_char(hex[*c & 15]);
+			c++;
+		} else if ((n = utf8_len(c)) == 0) {
+			out_str("\\ufffd");
+			c++;
+		} else {
+			while (n-- > 0)
+				out_char((char)*c++);
+		}
+	}
+	out_char('"');
+}
+
+/* Titles may hold newlines and control bytes; one match is one line:
+ * "PID TITLE", or with --json one {"pid": N, "title": "..."} object a
+ * line inside a JSON array; -c only counts. */
+static void
+print_match(const struct match *m)
+{
+	const char *c;
+
+	out_count++;
+	switch (out_mode) {
+	case OUT_COUNT:
+		return;
+	case OUT_JSON:
+		out_str(out_count == 1 ? "[\n" : ",\n");
+		out_str("{\"pid\": ");
+		out_num((unsigned long)m->pid);
+		out_str(", \"title\": ");
+		out_json_string(m->title);
+		out_char('}');
+		return;
+	}
+	out_num((unsigned long)m->pid);
 	out_char(' ');
 	for (c = m->title; *c; c++)
 		out_char(iscntrl((unsigned char)*c) ? '?' : *c);
 	out_char('\n');
+}
+
+/* -v: one line per signal sent; control bytes of the title as '?', so
+ * the line stays one line. */
+static void
+say_sent(int sig, const struct match *m)
+{
+	char name[32], title[256];
+	size_t i;
+
+	for (i = 0; m->title[i] != '\0' && i < sizeof(title) - 1; i++)
+		title[i] = iscntrl((unsigned char)m->title[i]) ? '?' :
+		    m->title[i];
+	title[i] = '\0';
+	verbose("sent %s to %ld (%s)", signal_name(sig, name, sizeof(name)),
+	    (long)m->pid, title);
+}
+
+/* Close what print_match opened: the JSON array, or the -c count. */
+static void
+print_end(void)
+{
+	if (out_mode == OUT_JSON)
+		out_str(out_count == 0 ? "[]\n" : "\n]\n");
+	else if (out_mode == OUT_COUNT) {
+		out_num((unsigned long)out_count);
+		out_char('\n');
+	}
 }
 
 /* Pin m with a pidfd and read it again. PIN_OK: still a match;
@@ -629,6 +795,8 @@ act(struct scan *s, size_t *hits)
 		m->waitable = 1;
 		if (o->list || o->echo)
 			print_match(m);
+		if (msg_level >= MSG_VERBOSE)
+			say_sent(sig, m);
 	}
 	return status;
 }
@@ -716,6 +884,7 @@ main(int argc, char **argv)
 	parse_args(argc, argv, &o);
 	compile_patterns(&o);
 	load_cgroup(&o);
+	out_mode = o.out;
 	s.o = &o;
 	find_ancestors(&s);
 	/* In a pid namespace whose /proc is the parent's, every pid read
@@ -742,6 +911,8 @@ main(int argc, char **argv)
 	}
 	if (s.n > 0 && hits == 0)
 		status = EXIT_NOMATCH;
+	if (o.list || o.echo)
+		print_end();
 	cleanup(&s, &o);
 	out_flush();
 	if (outerr != 0 && outerr != EPIPE) {

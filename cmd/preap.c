@@ -66,6 +66,22 @@ static const char usage_text[] =
     "             -- COMMAND [ARG]...\n"
     "       preap -z\n";
 
+static const char help_text[] =
+    "\nRun COMMAND as a child subreaper; reap (and report) every process\n"
+    "that dies beneath it; exit with COMMAND's status.\n\n"
+    "  -r, --record FILE        one line PID CODE SIGNAL NAME per reap (- stdout)\n"
+    "  -g, --group              COMMAND in its own group; signals to the group\n"
+    "  -w, --wait               after COMMAND, wait for every descendant\n"
+    "  -k, --kill-after GRACE   after COMMAND, TERM the rest, KILL after GRACE\n"
+    "      --cgroup[=PARENT]    contain the tree in a cgroup v2 (needs -w or -k)\n"
+    "  -p, --pdeath-signal SIG  COMMAND gets SIG if preap dies\n"
+    "  -z, --zombies            list the system's zombies: PID PPID NAME\n"
+    "  -q, --quiet              no notices\n"
+    "  -v, --verbose            a line per reaped process\n"
+    "  -h, --help               print this help\n"
+    "  -V, --version            print the version\n\n"
+    "See preap(1).\n";
+
 /* Signals that must keep their default action: faults are synchronous
  * and forwarding them makes no sense; CHLD is ours; PIPE from our own
  * writes to a closed -r pipe must not reach COMMAND. */
@@ -450,6 +466,7 @@ parse_args(int argc, char **argv, struct preap *p, int *zombies)
 			break;
 		case 'h':
 			fputs(usage_text, stdout);
+			fputs(help_text, stdout);
 			exit(0);
 		case 'k':
 			if (duration_parse(optarg, &p->grace) < 0)

@@ -334,3 +334,14 @@ sys.stdout.write(sys.stdin.read())" > ticks'
 	run -0 palarm -V
 	[[ "$output" == "palarm (pkit) "* ]]
 }
+
+@test "palarm: --help lists every long option and ends with See palarm(1)." {
+	run -0 palarm --help
+	local o n=0
+	for o in $(grep -o '{ "[a-z0-9-]*",' "$BATS_TEST_DIRNAME/../cmd/palarm.c" | tr -d '{",'); do
+		n=$((n + 1))
+		[[ "$output" == *"--$o"* ]] || { echo "missing --$o"; return 1; }
+	done
+	[ "$n" -ge 10 ]
+	[ "${lines[${#lines[@]}-1]}" = "See palarm(1)." ]
+}

@@ -235,3 +235,14 @@ track_file() {
 	run -0 preap -V
 	[[ "$output" == "preap (pkit) "* ]]
 }
+
+@test "preap: --help lists every long option and ends with See preap(1)." {
+	run -0 preap --help
+	local o n=0
+	for o in $(grep -o '{ "[a-z0-9-]*",' "$BATS_TEST_DIRNAME/../cmd/preap.c" | tr -d '{",'); do
+		n=$((n + 1))
+		[[ "$output" == *"--$o"* ]] || { echo "missing --$o"; return 1; }
+	done
+	[ "$n" -ge 10 ]
+	[ "${lines[${#lines[@]}-1]}" = "See preap(1)." ]
+}
