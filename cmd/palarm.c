@@ -222,25 +222,46 @@ send_target(struct palarm *p)
 		die(1, "cannot signal %ld:", (long)p->pid);
 }
 
+/* Decimal digits of v at buf; returns the length. Ticks are formatted
+ * by hand: the resident path stays clear of stdio, whose printf
+ * machinery alone adds a hundred KiB of libc pages to the RSS. */
+static size_t
+put_dec(char *buf, unsigned long long v, int width)
+{
+	char tmp[24];
+	size_t n = 0, i;
+
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v > 0 || (int)n < width);
+	for (i = 0; i < n; i++)
+		buf[i] = tmp[n - 1 - i];
+	return n;
+}
+
 /* One tick, numbered n, in ticks, run or signal mode. */
 static void
 do_tick(struct palarm *p, long long n)
 {
 	char buf[64];
-	int len;
+	size_t len;
 	int64_t w;
 
 	switch (p->mode) {
 	case TICKS:
+		len = put_dec(buf, (unsigned long long)n, 1);
 		if (p->stamp) {
 			w = clock_wall();
-			len = snprintf(buf, sizeof(buf), "%lld %lld.%03lld\n", n,
-			    (long long)(w / NS_PER_SEC),
-			    (long long)(w % NS_PER_SEC / NS_PER_MS));
-		} else {
-			len = snprintf(buf, sizeof(buf), "%lld\n", n);
+			buf[len++] = ' ';
+			len += put_dec(buf + len,
+			    (unsigned long long)(w / NS_PER_SEC), 1);
+			buf[len++] = '.';
+			len += put_dec(buf + len,
+			    (unsigned long long)(w % NS_PER_SEC / NS_PER_MS), 3);
 		}
-		out_line(p, buf, (size_t)len);
+		buf[len++] = '\n';
+		out_line(p, buf, len);
 		break;
 	case RUN:
 		if (p->child > 0) {
@@ -249,7 +270,7 @@ do_tick(struct palarm *p, long long n)
 			    n);
 			break;
 		}
-		snprintf(buf, sizeof(buf), "%lld", n);
+		buf[put_dec(buf, (unsigned long long)n, 1)] = '\0';
 		p->child = start_command(p, set_tick_env, buf, 0);
 		break;
 	case SIGNAL:
