@@ -355,7 +355,9 @@ deadline_signal(struct palarm *p, int sig)
 {
 	int r = group_signal(p, sig);
 
-	if (r == 0 && sig != SIGKILL && sig != SIGCONT)
+	/* After KILL too: harmless, and no stopped process is ever left
+	 * waiting for a CONT that never comes. */
+	if (r == 0 && sig != SIGCONT)
 		(void)group_signal(p, SIGCONT);
 	return r;
 }
