@@ -360,12 +360,18 @@ cgroup_signal(const struct cgroup *cg, int sig)
 int
 cgroup_kill(const struct cgroup *cg)
 {
-	int r, err;
-
 	if (put(cg->path, "cgroup.kill", "1") == 0)
 		return 0;
 	if (errno != ENOENT && errno != EINVAL)
 		return -1;
+	return cgroup_kill_frozen(cg);
+}
+
+int
+cgroup_kill_frozen(const struct cgroup *cg)
+{
+	int r, err;
+
 	/* Before 5.14: freeze (no fork can slip past), KILL, thaw. KILL
 	 * reaches frozen tasks. Without cgroup.freeze (before 5.2) the
 	 * repeated sweeps of cgroup_signal are what is left. */

@@ -69,6 +69,11 @@ int cgroup_signal(const struct cgroup *cg, int sig);
  * pid of cgroup.procs, thaw. 0 or -1 with errno. */
 int cgroup_kill(const struct cgroup *cg);
 
+/* cgroup_kill's fallback, callable alone: freeze cg (where
+ * cgroup.freeze exists), KILL each pid of cgroup.procs until a sweep
+ * finds none new, thaw. 0 or -1 with errno. */
+int cgroup_kill_frozen(const struct cgroup *cg);
+
 /* 1 if cg (or a descendant cgroup) holds a process, 0 if empty, -1 with
  * errno: the "populated" key of cgroup.events. */
 int cgroup_populated(const struct cgroup *cg);

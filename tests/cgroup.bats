@@ -177,3 +177,15 @@ no_title() { [ -z "$(title_pids "$1")" ]; }
 	run -2 --separate-stderr pkillall-title -l --cgroup /no/such/cgroup "$N-*"
 	[ "$stderr" = "pkillall-title: no cgroup v2 '/no/such/cgroup'" ]
 }
+
+@test "cgroup: lib/cgroup kill, its freeze-and-sweep fallback and a TERM sweep each empty a setsid'd tree" {
+	local m p
+	for m in kill frozen term; do
+		run -0 --separate-stderr cgtest "$CGP" "$m" "$N-$m"
+		echo "$m: $output / $stderr"
+		[ "$output" = "$(printf 'in 3\nempty\nremoved')" ]
+		[ "${#stderr_lines[@]}" -eq 3 ]
+		for p in "${stderr_lines[@]}"; do gone "$p"; done
+	done
+	no_sub_cgroups
+}
