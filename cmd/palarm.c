@@ -32,6 +32,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cgroup.h"
 #include "clock.h"
 #include "io.h"
 #include "loop.h"
@@ -41,6 +42,7 @@
 #include "spawn.h"
 
 enum mode { TICKS, RUN, SIGNAL, DEADLINE, WATCH };
+enum { OPT_FOREGROUND = 256, OPT_CGROUP };
 
 struct palarm {
 	enum mode mode;
@@ -55,6 +57,13 @@ struct palarm {
 	pid_t pid;		/* -p; 0: not given */
 	int64_t interval;	/* INTERVAL, or TIMEOUT of -d / -W */
 	int64_t killafter;	/* -k; -1: not given */
+	int foreground;		/* --foreground: no process group of its own */
+	int use_cg;		/* --cgroup[=PARENT] */
+	const char *cg_parent;	/* NULL: under our own cgroup */
+	struct cgroup cg;	/* -d --cgroup: COMMAND's tree */
+	int cg_watch;		/* inotify fd on cg's cgroup.events */
+	int cg_empty;		/* cg reported populated 0 */
+	int cmd_status;		/* -d: COMMAND's status, once it ended */
 	char **cmd;		/* COMMAND, or NULL */
 	/* schedule */
 	int64_t base;		/* monotonic time of tick 0 */
@@ -68,6 +77,8 @@ struct palarm {
 	long long skipped;	/* run mode: ticks skipped, overlap */
 	int failed;		/* run mode: some run failed */
 	int fired;		/* -d, -W: the alarm went off */
+	int killed;		/* -d -k: KILL was sent */
+	pid_t pgid;		/* -d: COMMAND's process group, 0: none */
 	int eof;		/* -W: stdin ended */
 	int status;		/* exit status when the loop stops */
 	int term_sig;		/* a signal asked us to stop */
@@ -77,8 +88,30 @@ static const char usage_text[] =
     "usage: palarm [-c COUNT] [-i] [-a] [-j JITTER] [-T] INTERVAL\n"
     "       palarm [-c COUNT] [-i] [-a] [-j JITTER] INTERVAL -- COMMAND...\n"
     "       palarm [-c COUNT] -s SIG -p PID INTERVAL\n"
-    "       palarm -d TIMEOUT [-s SIG] [-k KILLAFTER] -- COMMAND...\n"
+    "       palarm -d TIMEOUT [-s SIG] [-k KILLAFTER] [--foreground]\n"
+    "                 [--cgroup[=PARENT]] -- COMMAND...\n"
     "       palarm -W TIMEOUT [-s SIG -p PID | -- COMMAND...]\n";
+
+static const char help_text[] =
+    "\nInterval timer for scripts: ticks, a COMMAND per tick, a signal per\n"
+    "tick, a deadline, a dead man's switch.\n\n"
+    "  -c, --count COUNT        stop after tick COUNT\n"
+    "  -i, --immediate          also tick at time 0\n"
+    "  -a, --align              align ticks to wall-clock multiples\n"
+    "  -j, --jitter JITTER      delay each tick randomly up to JITTER\n"
+    "  -T, --timestamp          print the wall-clock time with each tick\n"
+    "  -s, --signal SIG         the signal to send (default TERM with -d)\n"
+    "  -p, --pid PID            the process to signal (needs -s)\n"
+    "  -d, --deadline TIMEOUT   run COMMAND; signal it after TIMEOUT (124)\n"
+    "  -k, --kill-after TIME    with -d: KILL the group TIME later\n"
+    "      --foreground         with -d: keep COMMAND in our process group\n"
+    "      --cgroup[=PARENT]    with -d: contain COMMAND's tree in a cgroup v2\n"
+    "  -W, --watch TIMEOUT      dead man's switch on stdin lines\n"
+    "  -q, --quiet              no notices\n"
+    "  -v, --verbose            report missed ticks and deadlines\n"
+    "  -h, --help               print this help\n"
+    "  -V, --version            print the version\n\n"
+    "See palarm(1).\n";
 
 static void
 finish(struct palarm *p, int status)
@@ -129,9 +162,10 @@ static void
 arm(struct palarm *p)
 {
 	p->jit = p->jitter > 0 ?
-	    (int64_t)(rand_next(p) % (uint64_t)(p->jitter + 1)) : 0;
-	p->timer = loop_timer(p->loop, p->base + p->next * p->interval +
-	    p->jit, on_tick, p);
+	    (int64_t)(rand_next(p) % ((uint64_t)p->jitter + 1)) : 0;
+	/* Saturated: an interval near the 64-bit limit means "never". */
+	p->timer = loop_timer(p->loop, clock_add_sat(clock_add_sat(p->base,
+	    clock_mul_sat(p->next, p->interval)), p->jit), on_tick, p);
 	if (p->timer < 0)
 		die(125, "timer:");
 }
@@ -142,12 +176,20 @@ set_tick_env(void *arg)
 	return setenv("PALARM_TICK", arg, 1);
 }
 
+/* In the child, before exec: everything COMMAND starts is born inside. */
+static int
+enter_cgroup(void *arg)
+{
+	return cgroup_enter(arg);
+}
+
 static pid_t
 start_command(struct palarm *p, int (*hook)(void *), void *hook_arg,
     int group)
 {
 	struct spawn_opts o = { .in = -1, .out = -1, .err = -1 };
 	pid_t pid;
+	int err;
 
 	o.hook = hook;
 	o.hook_arg = hook_arg;
@@ -159,8 +201,13 @@ start_command(struct palarm *p, int (*hook)(void *), void *hook_arg,
 	pid = spawn_start(p->cmd, &o);
 	if (o.in >= 0)
 		close(o.in);
-	if (pid < 0)
+	if (pid < 0) {
+		err = errno;
+		if (p->use_cg)
+			(void)cgroup_remove(&p->cg);	/* nothing in it */
+		errno = err;
 		die(spawn_exec_status(errno), "cannot run '%s':", p->cmd[0]);
+	}
 	return pid;
 }
 
@@ -175,25 +222,46 @@ send_target(struct palarm *p)
 		die(1, "cannot signal %ld:", (long)p->pid);
 }
 
+/* Decimal digits of v at buf; returns the length. Ticks are formatted
+ * by hand: the resident path stays clear of stdio, whose printf
+ * machinery alone adds a hundred KiB of libc pages to the RSS. */
+static size_t
+put_dec(char *buf, unsigned long long v, int width)
+{
+	char tmp[24];
+	size_t n = 0, i;
+
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v > 0 || (int)n < width);
+	for (i = 0; i < n; i++)
+		buf[i] = tmp[n - 1 - i];
+	return n;
+}
+
 /* One tick, numbered n, in ticks, run or signal mode. */
 static void
 do_tick(struct palarm *p, long long n)
 {
 	char buf[64];
-	int len;
+	size_t len;
 	int64_t w;
 
 	switch (p->mode) {
 	case TICKS:
+		len = put_dec(buf, (unsigned long long)n, 1);
 		if (p->stamp) {
 			w = clock_wall();
-			len = snprintf(buf, sizeof(buf), "%lld %lld.%03lld\n", n,
-			    (long long)(w / NS_PER_SEC),
-			    (long long)(w % NS_PER_SEC / NS_PER_MS));
-		} else {
-			len = snprintf(buf, sizeof(buf), "%lld\n", n);
+			buf[len++] = ' ';
+			len += put_dec(buf + len,
+			    (unsigned long long)(w / NS_PER_SEC), 1);
+			buf[len++] = '.';
+			len += put_dec(buf + len,
+			    (unsigned long long)(w % NS_PER_SEC / NS_PER_MS), 3);
 		}
-		out_line(p, buf, (size_t)len);
+		buf[len++] = '\n';
+		out_line(p, buf, len);
 		break;
 	case RUN:
 		if (p->child > 0) {
@@ -202,7 +270,7 @@ do_tick(struct palarm *p, long long n)
 			    n);
 			break;
 		}
-		snprintf(buf, sizeof(buf), "%lld", n);
+		buf[put_dec(buf, (unsigned long long)n, 1)] = '\0';
 		p->child = start_command(p, set_tick_env, buf, 0);
 		break;
 	case SIGNAL:
@@ -262,7 +330,39 @@ start_ticks(struct palarm *p)
 	arm(p);
 }
 
-static void on_deadline(struct loop *l, void *arg);
+/* -d: send sig to what the deadline covers: COMMAND's process group,
+ * which outlives COMMAND while a member is left (the kernel does not
+ * reuse a pid that still names a group). Then CONT, so a stopped member
+ * (kill -STOP, SIGTTIN from the terminal) acts on it at once. Returns 0,
+ * or -1 with errno ESRCH when nothing is left. */
+static int
+group_signal(struct palarm *p, int sig)
+{
+	if (p->use_cg) {
+		if (sig == SIGKILL)
+			return cgroup_kill(&p->cg);
+		return cgroup_signal(&p->cg, sig) < 0 ? -1 : 0;
+	}
+	if (p->pgid > 0)
+		return kill(-p->pgid, sig);
+	if (p->child > 0)
+		return kill(p->child, sig);
+	return errno = ESRCH, -1;
+}
+
+static int
+deadline_signal(struct palarm *p, int sig)
+{
+	int r = group_signal(p, sig);
+
+	/* After KILL too: harmless, and no stopped process is ever left
+	 * waiting for a CONT that never comes. */
+	if (r == 0 && sig != SIGCONT)
+		(void)group_signal(p, SIGCONT);
+	return r;
+}
+
+static void deadline_check_done(struct palarm *p);
 
 static void
 deadline_kill(struct loop *l, void *arg)
@@ -270,8 +370,12 @@ deadline_kill(struct loop *l, void *arg)
 	struct palarm *p = arg;
 
 	(void)l;
-	if (p->child > 0)
-		kill(-p->child, SIGKILL);
+	p->killed = 1;
+	verbose("deadline: sending KILL");
+	if (deadline_signal(p, SIGKILL) < 0 && errno != ESRCH)
+		warn("cannot send KILL:");
+	if (p->child == 0)
+		deadline_check_done(p);	/* COMMAND died before */
 }
 
 /* -d: the deadline. The KILL timer is set here, unconditionally, so the
@@ -282,13 +386,66 @@ on_deadline(struct loop *l, void *arg)
 	struct palarm *p = arg;
 
 	p->fired = 1;
-	if (p->child <= 0)
+	if (p->child <= 0 && !p->use_cg)
 		return;
-	verbose("deadline: sending signal %d to %ld", p->sig, (long)p->child);
-	kill(-p->child, p->sig);
-	if (p->killafter >= 0 && loop_timer(l, clock_mono() + p->killafter,
-	    deadline_kill, p) < 0)
+	verbose("deadline: sending signal %d", p->sig);
+	if (deadline_signal(p, p->sig) < 0 && errno != ESRCH)
+		warn("cannot send signal %d:", p->sig);
+	if (p->killafter >= 0 && loop_timer(l, clock_add_sat(clock_mono(),
+	    p->killafter), deadline_kill, p) < 0)
 		die(125, "timer:");
+	if (p->child == 0)
+		deadline_check_done(p);
+}
+
+/* -d: COMMAND has ended (p->child == 0); may palarm end too?
+ * Without --cgroup: at once, except that after the deadline with -k the
+ * KILL is still due to the rest of its group (a member that ignored
+ * TERM): then stay until the KILL timer, unless the group is empty.
+ * With --cgroup: once the cgroup is empty. Before the deadline the
+ * rest of the tree keeps its time; after it, what is left gets KILL at
+ * KILLAFTER, or at once without -k, so nothing outlives palarm. */
+static void
+deadline_check_done(struct palarm *p)
+{
+	int status = p->fired ? 124 : p->cmd_status;
+
+	if (p->child != 0)
+		return;
+	if (p->use_cg) {
+		if (p->cg_empty)
+			finish(p, status);
+		else if (p->fired && !p->killed && p->killafter < 0) {
+			p->killed = 1;
+			if (group_signal(p, SIGKILL) < 0 && errno != ESRCH)
+				warn("cannot send KILL:");
+		}
+		return;
+	}
+	if (p->fired && p->killafter >= 0 && !p->killed && p->pgid > 0 &&
+	    kill(-p->pgid, 0) == 0) {
+		verbose("COMMAND ended; KILL still due to its group");
+		return;
+	}
+	finish(p, status);
+}
+
+/* cgroup.events changed: is the tree gone? */
+static void
+on_cg_events(struct loop *l, int fd, int events, void *arg)
+{
+	struct palarm *p = arg;
+	int r;
+
+	(void)l;
+	(void)events;
+	cgroup_watch_drain(fd);
+	if ((r = cgroup_populated(&p->cg)) < 0)
+		die(125, "cannot read %s/cgroup.events:", p->cg.path);
+	if (r == 0) {
+		p->cg_empty = 1;
+		deadline_check_done(p);
+	}
 }
 
 static void on_silence(struct loop *l, void *arg);
@@ -298,8 +455,8 @@ watch_arm(struct palarm *p)
 {
 	if (p->timer > 0)
 		loop_timer_cancel(p->loop, p->timer);
-	p->timer = loop_timer(p->loop, clock_mono() + p->interval, on_silence,
-	    p);
+	p->timer = loop_timer(p->loop, clock_add_sat(clock_mono(),
+	    p->interval), on_silence, p);
 	if (p->timer < 0)
 		die(125, "timer:");
 }
@@ -384,7 +541,8 @@ on_child(struct palarm *p, int status)
 	p->child = 0;
 	switch (p->mode) {
 	case DEADLINE:
-		finish(p, p->fired ? 124 : status);
+		p->cmd_status = status;
+		deadline_check_done(p);
 		break;
 	case RUN:
 		if (status != 0) {
@@ -415,10 +573,12 @@ on_signal(struct loop *l, int sig, void *arg)
 	(void)l;
 	if (sig != SIGCHLD) {
 		/* Pass it on; we end once COMMAND has. */
-		if (p->child > 0) {
-			kill(p->mode == DEADLINE ? -p->child : p->child, sig);
-			if (p->mode != DEADLINE)
-				p->term_sig = sig;
+		if (p->mode == DEADLINE && (p->child > 0 ||
+		    (p->use_cg && !p->cg_empty))) {
+			(void)group_signal(p, sig);
+		} else if (p->child > 0) {
+			kill(p->child, sig);
+			p->term_sig = sig;
 		} else {
 			finish(p, 128 + sig);
 		}
@@ -452,6 +612,8 @@ parse_args(int argc, char **argv, struct palarm *p)
 		{ "watch", required_argument, NULL, 'W' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "verbose", no_argument, NULL, 'v' },
+		{ "foreground", no_argument, NULL, OPT_FOREGROUND },
+		{ "cgroup", optional_argument, NULL, OPT_CGROUP },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -473,8 +635,14 @@ parse_args(int argc, char **argv, struct palarm *p)
 			need_positive(optarg, &p->interval, "timeout");
 			p->mode = DEADLINE;
 			break;
+		case OPT_FOREGROUND: p->foreground = 1; break;
+		case OPT_CGROUP:
+			p->use_cg = 1;
+			p->cg_parent = optarg;
+			break;
 		case 'h':
 			fputs(usage_text, stdout);
+			fputs(help_text, stdout);
 			exit(0);
 		case 'i': p->at_zero = ticky = 1; break;
 		case 'j':
@@ -533,6 +701,10 @@ parse_args(int argc, char **argv, struct palarm *p)
 		die(2, "-T only applies to ticks on stdout");
 	if (p->killafter >= 0 && p->mode != DEADLINE)
 		die(2, "-k only applies to -d");
+	if (p->foreground && p->mode != DEADLINE)
+		die(2, "--foreground only applies to -d");
+	if (p->use_cg && p->mode != DEADLINE)
+		die(2, "--cgroup only applies to -d");
 	switch (p->mode) {
 	case RUN:
 		if (p->sig || p->pid)
@@ -574,6 +746,30 @@ clear_itimers(void)
 	setitimer(ITIMER_PROF, &zero, NULL);
 }
 
+/* --cgroup: a fresh cgroup for COMMAND's tree, watched before it can
+ * change. Without a writable cgroup v2: one line, 125, nothing run. */
+static void
+setup_cgroup(struct palarm *p)
+{
+	char dir[4096];
+	const char *parent = NULL;
+
+	if (p->cg_parent != NULL) {
+		if (cgroup_resolve(p->cg_parent, dir, sizeof(dir)) < 0)
+			die(125, "--cgroup: no cgroup v2 directory '%s'",
+			    p->cg_parent);
+		parent = dir;
+	}
+	if (cgroup_create(parent, "palarm", &p->cg) < 0)
+		die(125, "--cgroup: cannot create a cgroup v2 under %s:",
+		    parent ? parent : "our own cgroup");
+	if ((p->cg_watch = cgroup_watch(&p->cg)) < 0 ||
+	    loop_fd(p->loop, p->cg_watch, LOOP_IN, on_cg_events, p) < 0) {
+		cgroup_remove(&p->cg);
+		die(125, "--cgroup: cannot watch %s:", p->cg.path);
+	}
+}
+
 static void
 setup(struct palarm *p)
 {
@@ -604,6 +800,8 @@ setup(struct palarm *p)
 		    on_pidfd, p) < 0)
 			die(125, "loop:");
 	}
+	if (p->use_cg)
+		setup_cgroup(p);
 	if ((p->mode == TICKS || p->mode == WATCH) &&
 	    fstat(STDOUT_FILENO, &st) == 0 && S_ISFIFO(st.st_mode))
 		(void)loop_fd(p->loop, STDOUT_FILENO, LOOP_IN, on_stdout, p);
@@ -620,10 +818,15 @@ start(struct palarm *p)
 		break;
 	case DEADLINE:
 		/* Own process group, so the signal reaches COMMAND's
-		 * children too, as timeout(1) does. */
-		p->child = start_command(p, NULL, NULL, 1);
-		if (loop_timer(p->loop, clock_mono() + p->interval,
-		    on_deadline, p) < 0)
+		 * children too, as timeout(1) does; --foreground leaves it
+		 * in ours, where it may read the terminal, and only
+		 * COMMAND itself is signalled. */
+		p->child = p->use_cg ?
+		    start_command(p, enter_cgroup, &p->cg, !p->foreground) :
+		    start_command(p, NULL, NULL, !p->foreground);
+		p->pgid = p->foreground ? 0 : p->child;
+		if (loop_timer(p->loop, clock_add_sat(clock_mono(),
+		    p->interval), on_deadline, p) < 0)
 			die(125, "timer:");
 		break;
 	case WATCH:
@@ -637,7 +840,7 @@ start(struct palarm *p)
 int
 main(int argc, char **argv)
 {
-	struct palarm p = { .killafter = -1, .pidfd = -1 };
+	struct palarm p = { .killafter = -1, .pidfd = -1, .cg_watch = -1 };
 
 	msg_init(argv[0]);
 	parse_args(argc, argv, &p);
@@ -648,5 +851,9 @@ main(int argc, char **argv)
 	loop_free(p.loop);
 	if (p.pidfd >= 0)
 		close(p.pidfd);
+	if (p.cg_watch >= 0)
+		close(p.cg_watch);
+	if (p.use_cg && cgroup_remove(&p.cg) < 0)
+		warn("cannot remove cgroup:");
 	return p.status;
 }

@@ -1,21 +1,26 @@
 /* pkillall-title: find, list, signal and wait for processes by title.
  *
  *   pkillall-title [-SIG | -s SIG] [-0 | -l] [-e] [-F | -r] [-a]
- *                  [-u USER | -A] [-P PPID] [-n | -o]
+ *                  [[-u USER] [-U USER] | -A] [-P PPID] [-n | -o]
  *                  [-w [-t TIMEOUT] [-K]] [-q] PATTERN...
  *
  * A process's title is its /proc/PID/cmdline with NULs as spaces and
  * trailing NULs and spaces removed (ps -o args). One pass over /proc
- * costs one fstatat (owner) and one read of cmdline per process; stat is
- * read only for processes whose title matched, and only for -P, -n, -o.
+ * costs one fstatat (owner, a pre-filter) and one read of cmdline per
+ * process; status (real and effective uid) is read only for processes
+ * whose title matched, stat only for those and only for -P, -n, -o.
  *
  * Invariants:
  *   - never matches itself or an ancestor (the chain is computed once,
  *     before the scan), nor a process with an empty title (kernel
  *     threads, zombies);
- *   - by default only processes owned by the caller's real uid match:
- *     anyone can choose a title, so a root watchdog must not be fooled by
- *     another user's process;
+ *   - by default only processes whose real AND effective uid are the
+ *     caller's real uid match: anyone can choose a title, so a root
+ *     watchdog must not be fooled by another user's process, not even a
+ *     setuid one (`exec -a TITLE su` run by nobody has euid 0, ruid
+ *     nobody); -u matches the effective uid, -U the real one (pgrep);
+ *   - in a pid namespace whose /proc is another namespace's, nothing is
+ *     scanned: exit 3 with a message;
  *   - each match is pinned with a pidfd, and its owner, title (and start
  *     time, when known) are read again after pinning; the signal goes
  *     through the pidfd, so a recycled PID is never hit;
@@ -36,6 +41,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cgroup.h"
 #include "clock.h"
 #include "io.h"
 #include "msg.h"
@@ -44,6 +50,8 @@
 
 enum { EXIT_MATCH = 0, EXIT_NOMATCH = 1, EXIT_USAGE = 2, EXIT_FAIL = 3 };
 enum { MATCH_GLOB, MATCH_FIXED, MATCH_REGEX };
+enum { OPT_CGROUP = 256, OPT_JSON };
+enum { OUT_TEXT, OUT_JSON, OUT_COUNT };
 
 /* After -K, how long KILLed survivors get to disappear. */
 #define KILL_GRACE (5 * NS_PER_SEC)
@@ -52,17 +60,22 @@ struct opts {
 	int sig;		/* 0 with -0 */
 	int sig_given;		/* -SIG or -s */
 	int check;		/* -0 */
-	int list;		/* -l */
+	int list;		/* -l (also set by -c and --json) */
+	int out;		/* OUT_*: how -l and -e print */
 	int echo;		/* -e */
 	int mode;		/* MATCH_* */
 	int argv0;		/* -a */
 	int all_users;		/* -A */
-	uid_t uid;
+	int by_euid, by_ruid;	/* match the effective / real uid */
+	uid_t euid, ruid;	/* -u / -U; both the caller's by default */
 	pid_t ppid;		/* -1: any */
 	int newest, oldest;
 	int wait;
 	int64_t timeout;	/* ns, -1: none */
 	int kill;		/* -K */
+	const char *cgroup;	/* --cgroup: only processes of that cgroup */
+	pid_t *cg_pids;		/* its cgroup.procs, sorted */
+	int cg_n;
 	char **pats;
 	int npats;
 	regex_t *res;		/* with -r: npats compiled patterns */
@@ -90,12 +103,42 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: %s [-SIG | -s SIG] [-0 | -l] [-e] [-F | -r] [-a]\n"
-	    "       %*s [-u USER | -A] [-P PPID] [-n | -o]\n"
-	    "       %*s [-w [-t TIMEOUT] [-K]] [-q] PATTERN...\n",
+	    "usage: %s [-SIG | -s SIG] [-0 | -l [-c | --json]] [-e] [-F | -r] [-a]\n"
+	    "       %*s [[-u USER] [-U USER] | -A] [-P PPID] [-n | -o]\n"
+	    "       %*s [--cgroup CGROUP] [-w [-t TIMEOUT] [-K]] [-q | -v] PATTERN...\n",
 	    msg_prog(), (int)strlen(msg_prog()), "",
 	    (int)strlen(msg_prog()), "");
 }
+
+static const char help_text[] =
+    "\nFind, list, signal and wait for processes by title (a glob over the\n"
+    "whole command line by default). Default action: send TERM.\n\n"
+    "  -s, --signal SIG      send SIG instead of TERM (also -SIG first)\n"
+    "  -0, --check           signal nothing; exit 0 if something matches\n"
+    "  -l, --list            print PID TITLE per match; signal only with -s\n"
+    "  -c, --count           print the number of matches (like -l)\n"
+    "      --json            print matches as a JSON array of {pid, title}\n"
+    "  -e, --echo            print PID TITLE per process signalled\n"
+    "  -F, --fixed           the title equals PATTERN literally\n"
+    "  -r, --regex           PATTERN is an extended regex (unanchored)\n"
+    "  -a, --argv0           match argv[0] alone\n"
+    "  -u, --user USER       match the effective uid USER\n"
+    "  -U, --real-user USER  match the real uid USER\n"
+    "  -A, --all-users       match every user's processes\n"
+    "  -P, --parent PPID     only children of PPID\n"
+    "  -n, --newest          only the newest match\n"
+    "  -o, --oldest          only the oldest match\n"
+    "      --cgroup CGROUP   only processes of that cgroup v2\n"
+    "  -w, --wait            wait until every signalled process is gone\n"
+    "  -t, --timeout TIME    with -w: give up after TIME (exit 3)\n"
+    "  -K, --kill            with -w: KILL the survivors at the timeout\n"
+    "  -q, --quiet           no notices\n"
+    "  -v, --verbose         say what was signalled\n"
+    "  -h, --help            print this help\n"
+    "  -V, --version         print the version\n\n"
+    "Default: only processes whose real and effective uid are yours.\n"
+    "Exit: 0 match, 1 none, 2 usage, 3 a signal or the wait failed.\n"
+    "See pkillall-title(1).\n";
 
 /* -SIG is only recognised as the first argument (as in kill(1) and
  * pkill(1)), spelled with a digit or an upper-case letter, so it never
@@ -114,14 +157,14 @@ leading_signal(int argc, char **argv, int *sig)
 	return signal_parse(a + 1, sig) == 0 && *sig != 0;
 }
 
-static void
-set_user(struct opts *o, const char *s)
+static uid_t
+user_uid(const char *s)
 {
 	struct user_spec u;
 
 	if (strchr(s, ':') != NULL || user_parse(s, &u) < 0)
 		die(EXIT_USAGE, "unknown user '%s'", s);
-	o->uid = u.uid;
+	return u.uid;
 }
 
 static void
@@ -151,6 +194,7 @@ parse_args(int argc, char **argv, struct opts *o)
 		{ "regex", no_argument, NULL, 'r' },
 		{ "argv0", no_argument, NULL, 'a' },
 		{ "user", required_argument, NULL, 'u' },
+		{ "real-user", required_argument, NULL, 'U' },
 		{ "all-users", no_argument, NULL, 'A' },
 		{ "parent", required_argument, NULL, 'P' },
 		{ "newest", no_argument, NULL, 'n' },
@@ -161,6 +205,10 @@ parse_args(int argc, char **argv, struct opts *o)
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
+		{ "cgroup", required_argument, NULL, OPT_CGROUP },
+		{ "json", no_argument, NULL, OPT_JSON },
+		{ "count", no_argument, NULL, 'c' },
+		{ "verbose", no_argument, NULL, 'v' },
 		{ NULL, 0, NULL, 0 }
 	};
 	int c, user_given = 0, regex = 0;
@@ -168,7 +216,11 @@ parse_args(int argc, char **argv, struct opts *o)
 
 	memset(o, 0, sizeof(*o));
 	o->sig = SIGTERM;
-	o->uid = getuid();
+	/* Default: real and effective uid both the caller's real uid. The
+	 * real uid alone would match a setuid program another user ran;
+	 * the effective alone, `exec -a TITLE su` run by another user. */
+	o->euid = o->ruid = getuid();
+	o->by_euid = o->by_ruid = 1;
 	o->ppid = -1;
 	o->timeout = -1;
 	if (leading_signal(argc, argv, &o->sig)) {
@@ -176,9 +228,27 @@ parse_args(int argc, char **argv, struct opts *o)
 		optind = 2;
 	}
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+:0AaeFhKlnoP:qrs:t:u:Vw",
+	while ((c = getopt_long(argc, argv, "+:0AacehFKlnoP:qrs:t:U:u:vVw",
 	    longopts, NULL)) != -1) {
 		switch (c) {
+		case OPT_CGROUP:
+			o->cgroup = optarg;
+			break;
+		case OPT_JSON:
+			if (o->out == OUT_COUNT)
+				die(EXIT_USAGE, "-c and --json exclude each other");
+			o->out = OUT_JSON;
+			o->list = 1;
+			break;
+		case 'c':
+			if (o->out == OUT_JSON)
+				die(EXIT_USAGE, "-c and --json exclude each other");
+			o->out = OUT_COUNT;
+			o->list = 1;
+			break;
+		case 'v':
+			msg_level = MSG_VERBOSE;
+			break;
 		case '0':
 			o->check = 1;
 			break;
@@ -196,6 +266,7 @@ parse_args(int argc, char **argv, struct opts *o)
 			break;
 		case 'h':
 			usage(stdout);
+			fputs(help_text, stdout);
 			exit(0);
 		case 'K':
 			o->kill = 1;
@@ -232,8 +303,18 @@ parse_args(int argc, char **argv, struct opts *o)
 				die(EXIT_USAGE, "bad timeout '%s'", optarg);
 			break;
 		case 'u':
-			set_user(o, optarg);
-			user_given = 1;
+			if (user_given != 'U')
+				o->by_ruid = 0;
+			o->by_euid = 1;
+			o->euid = user_uid(optarg);
+			user_given = 'u';
+			break;
+		case 'U':
+			if (user_given != 'u')
+				o->by_euid = 0;
+			o->by_ruid = 1;
+			o->ruid = user_uid(optarg);
+			user_given = 'U';
 			break;
 		case 'V':
 			msg_version();
@@ -249,7 +330,7 @@ parse_args(int argc, char **argv, struct opts *o)
 		o->sig_given = 0;
 	}
 	if (user_given && o->all_users)
-		die(EXIT_USAGE, "-u and -A exclude each other");
+		die(EXIT_USAGE, "-u/-U and -A exclude each other");
 	if (regex && o->mode == MATCH_FIXED)
 		die(EXIT_USAGE, "-F and -r exclude each other");
 	if (regex)
@@ -353,10 +434,22 @@ title_matches(const struct opts *o, const struct proc_info *p)
 	return 0;
 }
 
+/* p must carry PROC_IDS. */
 static int
 owner_matches(const struct opts *o, const struct proc_info *p)
 {
-	return o->all_users || p->uid == o->uid;
+	return o->all_users || ((!o->by_euid || p->euid == o->euid) &&
+	    (!o->by_ruid || p->ruid == o->ruid));
+}
+
+/* Cheap pre-filter on the owner of /proc/PID, which is the effective
+ * uid, or root for a process that is not dumpable (setuid programs): a
+ * process failing it cannot match. */
+static int
+owner_may_match(const struct opts *o, const struct proc_info *p)
+{
+	return o->all_users || !o->by_euid || p->uid == o->euid ||
+	    p->uid == 0;
 }
 
 /* Keep m in the table; with -n/-o the table holds the best one only. */
@@ -393,21 +486,57 @@ keep(struct scan *s, const struct proc_info *p, uint64_t start)
 }
 
 static int
+cmp_pid(const void *a, const void *b)
+{
+	pid_t x = *(const pid_t *)a, y = *(const pid_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* --cgroup: the members of the cgroup, read once before the scan (as
+ * pgrep --cgroup, that cgroup itself, not the ones below it). */
+static void
+load_cgroup(struct opts *o)
+{
+	char dir[4096];
+
+	if (o->cgroup == NULL)
+		return;
+	if (cgroup_resolve(o->cgroup, dir, sizeof(dir)) < 0)
+		die(EXIT_USAGE, "no cgroup v2 '%s'", o->cgroup);
+	if ((o->cg_n = cgroup_pids(dir, &o->cg_pids)) < 0)
+		die(EXIT_FAIL, "cannot read %s/cgroup.procs:", dir);
+}
+
+static int
+in_cgroup(const struct opts *o, pid_t pid)
+{
+	return o->cgroup == NULL || (o->cg_n > 0 && bsearch(&pid, o->cg_pids,
+	    (size_t)o->cg_n, sizeof(pid), cmp_pid) != NULL);
+}
+
+static int
 visit(const struct proc_info *p, void *arg)
 {
 	struct scan *s = arg;
 	const struct opts *o = s->o;
 	struct proc_info st;
+	unsigned what;
 
-	if (!owner_matches(o, p) || p->title_len == 0 ||
-	    is_ancestor(s, p->pid) || !title_matches(o, p))
+	if (!in_cgroup(o, p->pid) || !owner_may_match(o, p) ||
+	    p->title_len == 0 || is_ancestor(s, p->pid) ||
+	    !title_matches(o, p))
 		return 0;
 	st.start = 0;
-	if (s->need_stat) {
-		if (proc_read(p->pid, PROC_STAT, &st) < 0)
+	what = (s->need_stat ? PROC_STAT : 0) | (o->all_users ? 0 : PROC_IDS);
+	if (what != 0) {
+		if (proc_read(p->pid, what, &st) < 0)
 			return 0;
 		proc_info_free(&st);
-		if (st.state == 'Z' || (o->ppid >= 0 && st.ppid != o->ppid))
+		if (!o->all_users && !owner_matches(o, &st))
+			return 0;
+		if (s->need_stat && (st.state == 'Z' ||
+		    (o->ppid >= 0 && st.ppid != o->ppid)))
 			return 0;
 	}
 	keep(s, p, st.start);
@@ -448,13 +577,20 @@ out_char(char c)
 	outbuf[outlen++] = c;
 }
 
-/* Titles may hold newlines and control bytes; one match is one line. */
+static int out_mode;		/* OUT_* */
+static size_t out_count;	/* matches printed (or counted) so far */
+
 static void
-print_match(const struct match *m)
+out_str(const char *s)
 {
-	char digits[16];
-	unsigned long v = (unsigned long)m->pid;
-	const char *c;
+	while (*s)
+		out_char(*s++);
+}
+
+static void
+out_num(unsigned long v)
+{
+	char digits[24];
 	size_t n = 0;
 
 	do {
@@ -463,10 +599,118 @@ print_match(const struct match *m)
 	} while (v > 0);
 	while (n > 0)
 		out_char(digits[--n]);
+}
+
+/* Length of the valid UTF-8 sequence at s, or 0 if it is not one. */
+static size_t
+utf8_len(const unsigned char *s)
+{
+	size_t n, i;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		n = 2;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		n = 3;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		n = 4;
+	else
+		return 0;
+	for (i = 1; i < n; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	/* Overlong forms, surrogates and code points past U+10FFFF. */
+	if ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] > 0x9f) ||
+	    (s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] > 0x8f))
+		return 0;
+	return n;
+}
+
+/* A title as a JSON string: valid UTF-8 passes, control characters are
+ * escaped, a byte that is not UTF-8 becomes U+FFFD. */
+static void
+out_json_string(const char *str)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *c = (const unsigned char *)str;
+	size_t n;
+
+	out_char('"');
+	while (*c) {
+		if (*c == '"' || *c == '\\') {
+			out_char('\\');
+			out_char((char)*c++);
+		} else if (*c < 0x20 || *c == 0x7f) {
+			out_str("\\u00");
+			out_char(hex[*c >> 4]);
+			out_char(hex[*c & 15]);
+			c++;
+		} else if ((n = utf8_len(c)) == 0) {
+			out_str("\\ufffd");
+			c++;
+		} else {
+			while (n-- > 0)
+				out_char((char)*c++);
+		}
+	}
+	out_char('"');
+}
+
+/* Titles may hold newlines and control bytes; one match is one line:
+ * "PID TITLE", or with --json one {"pid": N, "title": "..."} object a
+ * line inside a JSON array; -c only counts. */
+static void
+print_match(const struct match *m)
+{
+	const char *c;
+
+	out_count++;
+	switch (out_mode) {
+	case OUT_COUNT:
+		return;
+	case OUT_JSON:
+		out_str(out_count == 1 ? "[\n" : ",\n");
+		out_str("{\"pid\": ");
+		out_num((unsigned long)m->pid);
+		out_str(", \"title\": ");
+		out_json_string(m->title);
+		out_char('}');
+		return;
+	}
+	out_num((unsigned long)m->pid);
 	out_char(' ');
 	for (c = m->title; *c; c++)
 		out_char(iscntrl((unsigned char)*c) ? '?' : *c);
 	out_char('\n');
+}
+
+/* -v: one line per signal sent; control bytes of the title as '?', so
+ * the line stays one line. */
+static void
+say_sent(int sig, const struct match *m)
+{
+	char name[32], title[256];
+	size_t i;
+
+	for (i = 0; m->title[i] != '\0' && i < sizeof(title) - 1; i++)
+		title[i] = iscntrl((unsigned char)m->title[i]) ? '?' :
+		    m->title[i];
+	title[i] = '\0';
+	verbose("sent %s to %ld (%s)", signal_name(sig, name, sizeof(name)),
+	    (long)m->pid, title);
+}
+
+/* Close what print_match opened: the JSON array, or the -c count. */
+static void
+print_end(void)
+{
+	if (out_mode == OUT_JSON)
+		out_str(out_count == 0 ? "[]\n" : "\n]\n");
+	else if (out_mode == OUT_COUNT) {
+		out_num((unsigned long)out_count);
+		out_char('\n');
+	}
 }
 
 /* Pin m with a pidfd and read it again. PIN_OK: still a match;
@@ -480,7 +724,7 @@ pin(struct scan *s, struct match *m)
 {
 	const struct opts *o = s->o;
 	struct proc_info p;
-	unsigned what = PROC_UID | PROC_TITLE;
+	unsigned what = PROC_IDS | PROC_TITLE;
 	int r;
 
 	m->pidfd = proc_pidfd_open(m->pid);
@@ -551,6 +795,8 @@ act(struct scan *s, size_t *hits)
 		m->waitable = 1;
 		if (o->list || o->echo)
 			print_match(m);
+		if (msg_level >= MSG_VERBOSE)
+			say_sent(sig, m);
 	}
 	return status;
 }
@@ -622,6 +868,7 @@ cleanup(struct scan *s, struct opts *o)
 	}
 	free(s->m);
 	free(s->anc);
+	free(o->cg_pids);
 	free_patterns(o);
 }
 
@@ -636,8 +883,16 @@ main(int argc, char **argv)
 	msg_init(argv[0]);
 	parse_args(argc, argv, &o);
 	compile_patterns(&o);
+	load_cgroup(&o);
+	out_mode = o.out;
 	s.o = &o;
 	find_ancestors(&s);
+	/* In a pid namespace whose /proc is the parent's, every pid read
+	 * names a process we cannot signal: say so rather than match
+	 * strangers and report success having done nothing. */
+	if (proc_same_ns() == 0)
+		die(EXIT_FAIL, "/proc belongs to another pid namespace "
+		    "(mount this namespace's own /proc)");
 	scan(&s);
 
 	if (s.n == 0) {
@@ -656,6 +911,8 @@ main(int argc, char **argv)
 	}
 	if (s.n > 0 && hits == 0)
 		status = EXIT_NOMATCH;
+	if (o.list || o.echo)
+		print_end();
 	cleanup(&s, &o);
 	out_flush();
 	if (outerr != 0 && outerr != EPIPE) {

@@ -28,6 +28,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cgroup.h"
 #include "clock.h"
 #include "io.h"
 #include "loop.h"
@@ -41,6 +42,8 @@ enum { AFTER_LEAVE, AFTER_WAIT, AFTER_KILL };
 struct preap {
 	struct loop *loop;
 	int logfd;		/* -r: -1 when not logging */
+	const char *logname;	/* -r FILE, for messages */
+	int logerr;		/* a write to -r failed and was reported */
 	int group;		/* -g */
 	int after;		/* AFTER_* */
 	int64_t grace;		/* -k */
@@ -49,11 +52,35 @@ struct preap {
 	int status;		/* COMMAND's exit status, once reaped */
 	int killing;		/* -k: TERM sent, KILL pending */
 	int done;
+	int use_cg;		/* --cgroup[=PARENT] */
+	const char *cg_parent;	/* NULL: under our own cgroup */
+	struct cgroup cg;	/* COMMAND's tree */
+	int cg_watch;		/* inotify fd on cg's cgroup.events */
+	int cg_empty;		/* cg reported populated 0 */
 };
 
+enum { OPT_CGROUP = 256 };
+
 static const char usage_text[] =
-    "usage: preap [-r FILE] [-g] [-w | -k GRACE] [-p SIG] [-q|-v] -- COMMAND [ARG]...\n"
+    "usage: preap [-r FILE] [-g] [-w | -k GRACE] [--cgroup[=PARENT]] [-p SIG] [-q|-v]\n"
+    "             -- COMMAND [ARG]...\n"
     "       preap -z\n";
+
+static const char help_text[] =
+    "\nRun COMMAND as a child subreaper; reap (and report) every process\n"
+    "that dies beneath it; exit with COMMAND's status.\n\n"
+    "  -r, --record FILE        one line PID CODE SIGNAL NAME per reap (- stdout)\n"
+    "  -g, --group              COMMAND in its own group; signals to the group\n"
+    "  -w, --wait               after COMMAND, wait for every descendant\n"
+    "  -k, --kill-after GRACE   after COMMAND, TERM the rest, KILL after GRACE\n"
+    "      --cgroup[=PARENT]    contain the tree in a cgroup v2 (needs -w or -k)\n"
+    "  -p, --pdeath-signal SIG  COMMAND gets SIG if preap dies\n"
+    "  -z, --zombies            list the system's zombies: PID PPID NAME\n"
+    "  -q, --quiet              no notices\n"
+    "  -v, --verbose            a line per reaped process\n"
+    "  -h, --help               print this help\n"
+    "  -V, --version            print the version\n\n"
+    "See preap(1).\n";
 
 /* Signals that must keep their default action: faults are synchronous
  * and forwarding them makes no sense; CHLD is ours; PIPE from our own
@@ -83,9 +110,16 @@ log_reap(struct preap *p, pid_t pid, const siginfo_t *si, const char *name)
 	if (p->logfd >= 0) {
 		n = snprintf(line, sizeof(line), "%ld %d %d %s\n", (long)pid,
 		    code, sig, name);
-		if (n > 0 && io_write_all(p->logfd, line, (size_t)n) < 0 &&
-		    errno == EPIPE)
-			p->logfd = -1;	/* reader gone: stop logging */
+		if (n > 0 && io_write_all(p->logfd, line, (size_t)n) < 0) {
+			if (errno == EPIPE)
+				p->logfd = -1;	/* reader gone: stop logging */
+			else if (!p->logerr) {
+				/* Once: a full disk must not flood stderr,
+				 * and reaping goes on regardless. */
+				p->logerr = 1;
+				warn("cannot write to '%s':", p->logname);
+			}
+		}
 	}
 	if (sig)
 		verbose("reaped %ld (%s): killed by signal %d", (long)pid,
@@ -127,7 +161,7 @@ reap_all(struct preap *p)
 {
 	char name[64] = "";
 	siginfo_t si;
-	pid_t pid;
+	pid_t pid, r;
 	int st;
 
 	if (p->logfd < 0 && msg_level < MSG_VERBOSE) {
@@ -159,8 +193,17 @@ reap_all(struct preap *p)
 			return 0;
 		if (p->logfd >= 0 || msg_level >= MSG_VERBOSE)
 			read_comm(pid, name, sizeof(name));
-		while (waitpid(pid, &st, WNOHANG) < 0 && errno == EINTR)
+		while ((r = waitpid(pid, &st, WNOHANG)) < 0 && errno == EINTR)
 			;
+		if (r < 0 && errno == ECHILD)
+			continue;	/* reaped elsewhere: not ours to report */
+		if (r != pid) {
+			/* waitid just named it dead: a failure here would
+			 * name it again forever. Say so, try at the next
+			 * SIGCHLD. */
+			warn("waitpid %ld:", (long)pid);
+			return 0;
+		}
 		log_reap(p, pid, &si, name);
 		if (pid == p->child) {
 			p->child = 0;
@@ -268,7 +311,14 @@ command_ended(struct preap *p)
 	}
 	if (p->after == AFTER_KILL && !p->killing) {
 		p->killing = 1;
-		signal_descendants(SIGTERM);
+		if (p->use_cg) {
+			/* CONT too: a stopped process must act on it. */
+			if (cgroup_signal(&p->cg, SIGTERM) < 0 ||
+			    cgroup_signal(&p->cg, SIGCONT) < 0)
+				warn("cannot signal cgroup %s:", p->cg.path);
+		} else {
+			signal_descendants(SIGTERM);
+		}
 		if (loop_timer(p->loop, clock_mono() + p->grace, on_kill_timer,
 		    p) < 0)
 			die(125, "timer:");
@@ -280,6 +330,12 @@ on_kill_timer(struct loop *l, void *arg)
 {
 	struct preap *p = arg;
 
+	if (p->use_cg) {
+		/* One write reaches the whole tree, forks included. */
+		if (cgroup_kill(&p->cg) < 0)
+			warn("cannot kill cgroup %s:", p->cg.path);
+		return;
+	}
 	signal_descendants(SIGKILL);
 	/* A descendant may fork between scan and kill: sweep again. */
 	if (loop_timer(l, clock_mono() + 100 * NS_PER_MS, on_kill_timer, p) < 0)
@@ -297,6 +353,10 @@ on_signal(struct loop *l, int sig, void *arg)
 		return;
 	}
 	none_left = reap_all(p);
+	/* With --cgroup, the tree is gone once the cgroup is empty too (and
+	 * everything in it reaped: preap is their subreaper). */
+	if (p->use_cg && !p->cg_empty)
+		none_left = 0;
 	if (p->child == 0 && !p->done) {
 		if (p->after == AFTER_LEAVE || none_left)
 			p->done = 1;
@@ -305,6 +365,47 @@ on_signal(struct loop *l, int sig, void *arg)
 	}
 	if (p->done)
 		loop_stop(l);
+}
+
+/* cgroup.events changed: once empty, reap what is left and see. */
+static void
+on_cg_events(struct loop *l, int fd, int events, void *arg)
+{
+	struct preap *p = arg;
+	int r;
+
+	(void)events;
+	cgroup_watch_drain(fd);
+	if ((r = cgroup_populated(&p->cg)) < 0)
+		die(125, "cannot read %s/cgroup.events:", p->cg.path);
+	if (r == 0) {
+		p->cg_empty = 1;
+		on_signal(l, SIGCHLD, p);
+	}
+}
+
+/* --cgroup: a fresh cgroup for COMMAND's tree, watched before it can
+ * change. Without a writable cgroup v2: one line, 125, nothing run. */
+static void
+setup_cgroup(struct preap *p)
+{
+	char dir[4096];
+	const char *parent = NULL;
+
+	if (p->cg_parent != NULL) {
+		if (cgroup_resolve(p->cg_parent, dir, sizeof(dir)) < 0)
+			die(125, "--cgroup: no cgroup v2 directory '%s'",
+			    p->cg_parent);
+		parent = dir;
+	}
+	if (cgroup_create(parent, "preap", &p->cg) < 0)
+		die(125, "--cgroup: cannot create a cgroup v2 under %s:",
+		    parent ? parent : "our own cgroup");
+	if ((p->cg_watch = cgroup_watch(&p->cg)) < 0 ||
+	    loop_fd(p->loop, p->cg_watch, LOOP_IN, on_cg_events, p) < 0) {
+		(void)cgroup_remove(&p->cg);
+		die(125, "--cgroup: cannot watch cgroup.events:");
+	}
 }
 
 /* -z: list zombies as PID PPID NAME. */
@@ -342,6 +443,7 @@ parse_args(int argc, char **argv, struct preap *p, int *zombies)
 		{ "kill-after", required_argument, NULL, 'k' },
 		{ "pdeath-signal", required_argument, NULL, 'p' },
 		{ "zombies", no_argument, NULL, 'z' },
+		{ "cgroup", optional_argument, NULL, OPT_CGROUP },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -355,11 +457,16 @@ parse_args(int argc, char **argv, struct preap *p, int *zombies)
 	while ((c = getopt_long(argc, argv, "+:ghk:p:qr:vVwz", longopts,
 	    NULL)) != -1) {
 		switch (c) {
+		case OPT_CGROUP:
+			p->use_cg = 1;
+			p->cg_parent = optarg;
+			break;
 		case 'g':
 			p->group = 1;
 			break;
 		case 'h':
 			fputs(usage_text, stdout);
+			fputs(help_text, stdout);
 			exit(0);
 		case 'k':
 			if (duration_parse(optarg, &p->grace) < 0)
@@ -395,15 +502,18 @@ parse_args(int argc, char **argv, struct preap *p, int *zombies)
 	if (waitflag && killflag)
 		die(2, "-w and -k exclude each other");
 	p->after = waitflag ? AFTER_WAIT : killflag ? AFTER_KILL : AFTER_LEAVE;
+	if (p->use_cg && !waitflag && !killflag)
+		die(2, "--cgroup needs -w or -k");
 	if (*zombies) {
 		if (optind < argc || log || waitflag || killflag || p->group ||
-		    p->pdeathsig)
+		    p->pdeathsig || p->use_cg)
 			die(2, "-z takes no other option and no COMMAND");
 		return optind;
 	}
 	if (optind >= argc)
 		die(2, "missing COMMAND");
 	if (log != NULL) {
+		p->logname = strcmp(log, "-") == 0 ? "stdout" : log;
 		if (strcmp(log, "-") == 0)
 			p->logfd = STDOUT_FILENO;
 		else if ((p->logfd = open(log, O_WRONLY | O_CREAT | O_APPEND |
@@ -434,9 +544,13 @@ setup_signals(struct preap *p)
 static int
 take_terminal(void *arg)
 {
-	(void)arg;
-	if (isatty(STDIN_FILENO))
+	struct preap *p = arg;
+
+	if (p->group && isatty(STDIN_FILENO))
 		(void)tcsetpgrp(STDIN_FILENO, getpid());
+	/* In the cgroup before exec: all COMMAND starts is born inside. */
+	if (p->use_cg && cgroup_enter(&p->cg) < 0)
+		return -1;
 	return 0;
 }
 
@@ -445,20 +559,28 @@ start_command(struct preap *p, char **argv)
 {
 	struct spawn_opts o = { .in = -1, .out = -1, .err = -1 };
 
+	int err;
+
 	o.pdeathsig = p->pdeathsig;
-	if (p->group) {
-		o.setpgid = 1;
+	o.setpgid = p->group;
+	if (p->group || p->use_cg) {
 		o.hook = take_terminal;
+		o.hook_arg = p;
 	}
 	p->child = spawn_start(argv, &o);
-	if (p->child < 0)
-		die(spawn_exec_status(errno), "cannot run '%s':", argv[0]);
+	if (p->child < 0) {
+		err = errno;
+		if (p->use_cg)
+			(void)cgroup_remove(&p->cg);	/* nothing in it */
+		die(spawn_exec_status(err), "cannot run '%s': %s", argv[0],
+		    strerror(err));
+	}
 }
 
 int
 main(int argc, char **argv)
 {
-	struct preap p = { .logfd = -1 };
+	struct preap p = { .logfd = -1, .cg_watch = -1 };
 	int zombies = 0, first;
 
 	msg_init(argv[0]);
@@ -470,6 +592,8 @@ main(int argc, char **argv)
 	if ((p.loop = loop_new()) == NULL)
 		die(125, "cannot create event loop:");
 	setup_signals(&p);
+	if (p.use_cg)
+		setup_cgroup(&p);
 	start_command(&p, argv + first);
 	/* COMMAND may already be dead: check once before sleeping. */
 	on_signal(p.loop, SIGCHLD, &p);
@@ -478,5 +602,9 @@ main(int argc, char **argv)
 	loop_free(p.loop);
 	if (p.logfd > STDERR_FILENO)
 		close(p.logfd);
+	if (p.cg_watch >= 0)
+		close(p.cg_watch);
+	if (p.use_cg && cgroup_remove(&p.cg) < 0)
+		warn("cannot remove cgroup:");
 	return p.status;
 }

@@ -39,6 +39,26 @@ clock_ts(int64_t ns)
 	return ts;
 }
 
+int64_t
+clock_add_sat(int64_t a, int64_t b)
+{
+	int64_t r;
+
+	if (__builtin_add_overflow(a, b, &r))
+		return b > 0 ? INT64_MAX : INT64_MIN;
+	return r;
+}
+
+int64_t
+clock_mul_sat(int64_t a, int64_t b)
+{
+	int64_t r;
+
+	if (__builtin_mul_overflow(a, b, &r))
+		return (a < 0) != (b < 0) ? INT64_MIN : INT64_MAX;
+	return r;
+}
+
 int
 clock_sleep_until(int64_t when, int interruptible)
 {

@@ -13,6 +13,12 @@ int64_t clock_mono(void);		/* CLOCK_MONOTONIC */
 int64_t clock_wall(void);		/* CLOCK_REALTIME, since the epoch */
 struct timespec clock_ts(int64_t ns);	/* ns (>= 0) as a timespec */
 
+/* Deadline arithmetic that cannot overflow: a + b and a * b, clamped to
+ * [INT64_MIN, INT64_MAX]. A duration near the 64-bit limit added to the
+ * clock gives INT64_MAX, "never", instead of a time in the past. */
+int64_t clock_add_sat(int64_t a, int64_t b);
+int64_t clock_mul_sat(int64_t a, int64_t b);
+
 /* Ask for timer wake-ups as close to due as the kernel can (the default
  * slack is 50 us; PR_SET_TIMERSLACK on Linux). Best effort. */
 void clock_fine_slack(void);

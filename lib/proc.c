@@ -188,6 +188,46 @@ read_stat(int dirfd, const char *path, struct proc_info *p)
 	return parse_stat(buf, p);
 }
 
+/* The real and effective uids from the "Uid:" line of /proc/PID/status
+ * (real, effective, saved, fs). 0 or -1 with errno. */
+static int
+read_ids(int dirfd, const char *path, struct proc_info *p)
+{
+	char buf[4096], *s, *end;
+	unsigned long long v[2];
+	ssize_t n;
+	int fd, err, i;
+
+	if ((fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC)) < 0)
+		return -1;
+	while ((n = read(fd, buf, sizeof(buf) - 1)) < 0 && errno == EINTR)
+		;
+	err = errno;
+	close(fd);
+	if (n < 0) {
+		errno = err;
+		return -1;
+	}
+	buf[n] = '\0';
+	if ((s = strstr(buf, "\nUid:")) == NULL) {
+		errno = n == 0 ? ESRCH : EINVAL;
+		return -1;
+	}
+	s += 5;
+	for (i = 0; i < 2; i++) {
+		errno = 0;
+		v[i] = strtoull(s, &end, 10);
+		if (end == s || errno != 0) {
+			errno = EINVAL;
+			return -1;
+		}
+		s = end;
+	}
+	p->ruid = (uid_t)v[0];
+	p->euid = (uid_t)v[1];
+	return 0;
+}
+
 /* name + suffix into buf (size >= 32); names are pids, so it fits.
  * Plain copies: this runs for every process of a scan, and keeping
  * printf out of the scan keeps its code off the scanner's pages. */
@@ -235,6 +275,11 @@ read_one(int dirfd, const char *name, pid_t pid, unsigned what,
 		if (fstatat(dirfd, name, &st, 0) < 0)
 			goto fail;
 		p->uid = st.st_uid;
+	}
+	if (what & PROC_IDS) {
+		join(path, name, "/status");
+		if (read_ids(dirfd, path, p) < 0)
+			goto fail;
 	}
 	if (what & PROC_STAT) {
 		join(path, name, "/stat");
@@ -405,6 +450,22 @@ proc_start_wall(pid_t pid, int64_t *ns)
 	*ns = booted + (int64_t)(p.start / (uint64_t)hz) * NS_PER_SEC +
 	    (int64_t)(p.start % (uint64_t)hz) * NS_PER_SEC / hz;
 	return 0;
+}
+
+int
+proc_same_ns(void)
+{
+	char buf[32];
+	ssize_t n;
+	long v = 0;
+	int i;
+
+	if ((n = readlink("/proc/self", buf, sizeof(buf) - 1)) < 0)
+		return -1;
+	buf[n] = '\0';
+	for (i = 0; buf[i] >= '0' && buf[i] <= '9' && v < INT_MAX / 10; i++)
+		v = v * 10 + (buf[i] - '0');
+	return buf[i] == '\0' && i > 0 && v == (long)getpid();
 }
 
 int

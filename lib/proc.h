@@ -13,12 +13,16 @@ enum {
 	PROC_UID   = 1 << 0,	/* uid: one fstatat of /proc/PID */
 	PROC_STAT  = 1 << 1,	/* ppid, state, start, comm: /proc/PID/stat */
 	PROC_TITLE = 1 << 2,	/* title: /proc/PID/cmdline read to EOF */
+	PROC_IDS   = 1 << 3,	/* ruid, euid: the Uid line of
+				 * /proc/PID/status */
 };
 
 struct proc_info {
 	pid_t pid;
 	pid_t ppid;
-	uid_t uid;
+	uid_t uid;		/* owner of /proc/PID: the effective uid,
+				 * or root for a non-dumpable process */
+	uid_t ruid, euid;	/* real and effective uid (PROC_IDS) */
 	char state;		/* 'R', 'S', 'Z', ... */
 	uint64_t start;		/* start time, clock ticks since boot */
 	char comm[16];		/* kernel command name (15 bytes + NUL) */
@@ -45,6 +49,12 @@ void proc_info_free(struct proc_info *p);
 /* Wall-clock start time of a process in ns since the epoch (boot time +
  * start ticks), for PID-reuse checks. Returns 0 or -1 with errno. */
 int proc_start_wall(pid_t pid, int64_t *ns);
+
+/* 1 if /proc shows the caller's own pid namespace (/proc/self names
+ * getpid()), 0 if it belongs to another one (a pid namespace entered
+ * without mounting its /proc: every pid read there is a stranger's), -1
+ * with errno if /proc/self cannot be read. */
+int proc_same_ns(void);
 
 /* pidfd helpers. proc_pidfd_open returns a close-on-exec pidfd, or -1
  * with errno (ESRCH gone; ENOSYS on kernels without pidfd_open, in which

@@ -5,6 +5,7 @@
 bats_require_minimum_version 1.5.0
 load helpers
 
+no_title() { [ -z "$(title_pids "$1")" ]; }
 has_line() { grep -qx -- "$2" "$1" 2>/dev/null; }
 ready() { has_line "$1" ready; }
 count_lines() { grep -c -x -- "$2" "$1" 2>/dev/null || true; }
@@ -181,6 +182,60 @@ sys.stdout.write(sys.stdin.read())" > ticks'
 	has_line rec ready
 }
 
+@test "palarm: -d -k sends KILL to the group after its leader died of TERM" {
+	local m="$T-$BATS_TEST_NUMBER-member" t0=$(ms_now) el
+	# The member ignores TERM; the leader (sleep) dies of it at once.
+	run -124 palarm -d 500ms -k 500ms -- bash -c \
+	    'trap "" TERM; (exec -a "$1" sleep 300 >/dev/null 2>&1) & trap - TERM; exec sleep 300' \
+	    sh "$m" 3>&-
+	el=$(( $(ms_now) - t0 ))
+	echo "elapsed ${el}ms"
+	[ "$el" -ge 900 ]
+	[ "$el" -lt 4000 ]
+	wait_for 3 no_title "$m"
+}
+
+@test "palarm: -d with durations near the 64-bit limit never fires early" {
+	local t0=$(ms_now)
+	run -0 palarm -d 9223372036.85s -- sleep 1
+	[ $(( $(ms_now) - t0 )) -ge 900 ]
+	# A saturated -k: the leader dies of TERM and palarm ends at once.
+	t0=$(ms_now)
+	run -124 palarm -d 200ms -k 9223372036.85s -- sleep 5
+	[ $(( $(ms_now) - t0 )) -lt 3000 ]
+	# Ticks and -W: nothing within the time we wait.
+	run -124 timeout 1 palarm 9223372036.85s
+	[ -z "$output" ]
+	run -124 timeout 1 palarm -c 2 -j 9223372036.854775807s 9223372036.85s
+	[ -z "$output" ]
+	run -124 timeout 1 palarm -W 9223372036.85s < <(exec sleep 3 3>&-)
+}
+
+@test "palarm: -d on a stopped COMMAND sends CONT and exits 124" {
+	local t0=$(ms_now) el
+	run -124 timeout -k 1 10 palarm -d 1s -- sh -c 'kill -STOP $$'
+	el=$(( $(ms_now) - t0 ))
+	echo "elapsed ${el}ms"
+	[ "$el" -lt 2500 ]
+}
+
+@test "palarm: under a terminal -d ends a COMMAND stopped reading it; --foreground lets it read" {
+	command -v script >/dev/null || skip "script(1) is not installed"
+	local pa
+	pa=$(command -v palarm)
+	run timeout -k 1 10 script -qec "t0=\$(date +%s%N); $pa -d 1s -- sh -c 'read x'; \
+	    echo status=\$? ms=\$(( (\$(date +%s%N) - t0) / 1000000 ))" /dev/null \
+	    < <(exec sleep 3 3>&-)
+	echo "$output"
+	[[ "$output" =~ status=124\ ms=([0-9]+) ]]
+	[ "${BASH_REMATCH[1]}" -lt 2500 ]
+	run timeout -k 1 10 script -qec "$pa --foreground -d 3s -- sh -c 'read x; echo got:\$x'; \
+	    echo status=\$?" /dev/null < <(sleep 0.3; echo hello; exec sleep 3 3>&-)
+	echo "$output"
+	[[ "$output" == *got:hello* ]]
+	[[ "$output" == *status=0* ]]
+}
+
 @test "palarm: -d 5s -- sh -c 'exit 3' exits 3 at once" {
 	local t0=$(ms_now)
 	run -3 palarm -d 5s -- sh -c 'exit 3'
@@ -278,4 +333,15 @@ sys.stdout.write(sys.stdin.read())" > ticks'
 	[[ "$output" == usage:\ palarm* ]]
 	run -0 palarm -V
 	[[ "$output" == "palarm (pkit) "* ]]
+}
+
+@test "palarm: --help lists every long option and ends with See palarm(1)." {
+	run -0 palarm --help
+	local o n=0
+	for o in $(grep -o '{ "[a-z0-9-]*",' "$BATS_TEST_DIRNAME/../cmd/palarm.c" | tr -d '{",'); do
+		n=$((n + 1))
+		[[ "$output" == *"--$o"* ]] || { echo "missing --$o"; return 1; }
+	done
+	[ "$n" -ge 10 ]
+	[ "${lines[${#lines[@]}-1]}" = "See palarm(1)." ]
 }

@@ -219,6 +219,39 @@ hup_by() {
 	run -2 pkillall-title -u no-such-user-pkit -0 "$N-other"
 }
 
+@test "pkillall-title: a setuid-like process of another real user is not root's by default" {
+	[ "$(id -u)" -eq 0 ] || skip "needs root to set a real uid"
+	# Real uid nobody, effective uid 0: what `exec -a TITLE su` run by
+	# nobody looks like.
+	spawn_bg ruid 65534 sleep "$N-suid" 300
+	TPID=$!
+	wait_for 5 has_title "$TPID" "$N-suid 300"
+	run -1 pkillall-title -0 "$N-suid*"
+	run -1 pkillall-title "$N-suid*"
+	run -0 pkillall-title -u root -l "$N-suid*"
+	[ "$output" = "$TPID $N-suid 300" ]
+	run -0 pkillall-title -U nobody -l "$N-suid*"
+	[ "$output" = "$TPID $N-suid 300" ]
+	run -1 pkillall-title -U root -l "$N-suid*"
+	run -1 pkillall-title -u root -U root -l "$N-suid*"
+	run -0 pkillall-title -u root -U nobody -l "$N-suid*"
+	run -2 --separate-stderr pkillall-title -U nobody -A -l "$N-suid*"
+	alive "$TPID"
+}
+
+@test "pkillall-title: in a pid namespace that shows another one's /proc it says so" {
+	command -v unshare >/dev/null || skip "unshare is not installed"
+	unshare -pf true 2>/dev/null || skip "cannot create a pid namespace"
+	start_titled "$N-ns"
+	run -3 --separate-stderr unshare -pf pkillall-title "$N-ns"
+	echo "$stderr"
+	[ "${#stderr_lines[@]}" -eq 1 ]
+	[[ "$stderr" == "pkillall-title: "*"pid namespace"* ]]
+	run -3 unshare -pf pkillall-title -0 "$N-ns"
+	sleep 0.1
+	alive "$TPID"
+}
+
 @test "pkillall-title: -A matches every user's process" {
 	[ "$(id -u)" -eq 0 ] || skip "needs root to start a process as nobody"
 	spawn_bg setpriv --reuid=nobody --regid=nogroup --clear-groups \
@@ -403,4 +436,49 @@ hup_by() {
 	[[ ${lines[0]} == "usage: pkillall-title "* ]]
 	run -0 pkillall-title -V
 	[[ $output == "pkillall-title (pkit) "* ]]
+}
+
+@test "pkillall-title: --help lists every long option and ends with See pkillall-title(1)." {
+	run -0 pkillall-title --help
+	local o n=0
+	for o in $(grep -o '{ "[a-z0-9-]*",' "$BATS_TEST_DIRNAME/../cmd/pkillall-title.c" | tr -d '{",'); do
+		n=$((n + 1))
+		[[ "$output" == *"--$o"* ]] || { echo "missing --$o"; return 1; }
+	done
+	[ "$n" -ge 10 ]
+	[ "${lines[${#lines[@]}-1]}" = "See pkillall-title(1)." ]
+}
+
+@test "pkillall-title: -l --json is a JSON array of {pid, title}, escaped" {
+	command -v python3 >/dev/null || skip "python3 is not installed"
+	start_titled "$N-j a\"b\\c"; a=$TPID
+	start_titled "$N-j two"; b=$TPID
+	run -0 pkillall-title -l --json "$N-j*"
+	echo "$output"
+	printf '%s\n' "$output" | python3 -m json.tool >/dev/null
+	run -0 python3 -c 'import json,sys; d=json.load(sys.stdin); print(" ".join(sorted("%d=%s" % (x["pid"], x["title"]) for x in d)))' <<<"$output"
+	[ "$output" = "$(printf '%s\n' "$a=$N-j a\"b\\c" "$b=$N-j two" | sort | tr '\n' ' ' | sed 's/ $//')" ]
+	run -1 pkillall-title --json "$N-none"
+	[ "$output" = "[]" ]
+	alive "$a"
+}
+
+@test "pkillall-title: -c counts the matches and signals nothing" {
+	start_titled -r sig.log "$N-c"; a=$TPID
+	start_titled "$N-c"
+	run -0 pkillall-title -c "$N-c"
+	[ "$output" = 2 ]
+	run -1 pkillall-title -c "$N-none"
+	[ "$output" = 0 ]
+	sleep 0.1
+	[ ! -s sig.log ]
+	alive "$a"
+	run -2 pkillall-title -c --json "$N-c"
+}
+
+@test "pkillall-title: -v says what was signalled, one line each" {
+	start_titled -r sig.log -i USR1 "$N-v"; a=$TPID
+	run -0 --separate-stderr pkillall-title -v -s USR1 "$N-v"
+	[ "$stderr" = "pkillall-title: sent USR1 to $a ($N-v)" ]
+	[ -z "$output" ]
 }

@@ -156,6 +156,15 @@ track_file() {
 	[[ "$output" =~ ^[0-9]+\ 3\ 0\ sh$ ]]
 }
 
+@test "preap: -r to a full device reports the first write error once and goes on" {
+	[ -w /dev/full ] || skip "no /dev/full"
+	run -3 --separate-stderr preap -r /dev/full -- \
+	    sh -c '(sleep 0.1 &); (sleep 0.1 &); (sleep 0.1 &); sleep 0.5; exit 3'
+	echo "$stderr"
+	[ "${#stderr_lines[@]}" -eq 1 ]
+	[[ "$stderr" == "preap: cannot write to '/dev/full': No space left on device" ]]
+}
+
 @test "preap: -p SIG reaches COMMAND when preap dies" {
 	spawn_bg preap -p USR1 -- recorder -o rec
 	local pp=$!
@@ -225,4 +234,15 @@ track_file() {
 	[[ "$output" == usage:\ preap* ]]
 	run -0 preap -V
 	[[ "$output" == "preap (pkit) "* ]]
+}
+
+@test "preap: --help lists every long option and ends with See preap(1)." {
+	run -0 preap --help
+	local o n=0
+	for o in $(grep -o '{ "[a-z0-9-]*",' "$BATS_TEST_DIRNAME/../cmd/preap.c" | tr -d '{",'); do
+		n=$((n + 1))
+		[[ "$output" == *"--$o"* ]] || { echo "missing --$o"; return 1; }
+	done
+	[ "$n" -ge 10 ]
+	[ "${lines[${#lines[@]}-1]}" = "See preap(1)." ]
 }
