@@ -334,13 +334,13 @@ tmp_check(const char *d)
 		    "PQUEUE_DIR or XDG_RUNTIME_DIR)", d);
 }
 
-/* Open the queue named spec. Returns NULL when it does not exist and
- * STORE_CREATE is not in flags; dies on errors (damage: status 3). */
-static struct store *
-q_open(struct pq *p, const char *spec, int flags, char *path, size_t size)
+/* The path of the queue named spec, in path; flags gets STORE_MKDIRS
+ * for a named queue. Returns the directory of queues if it is the
+ * shared one in /tmp, else NULL. */
+static const char *
+q_path(struct pq *p, const char *spec, int *flags, char *path, size_t size,
+    char *dbuf, size_t dsize)
 {
-	char dbuf[PATH_MAX];
-	struct store *s;
 	const char *d = NULL;
 	int is_tmp = 0, n;
 
@@ -350,22 +350,35 @@ q_open(struct pq *p, const char *spec, int flags, char *path, size_t size)
 		if (!store_name_valid(spec))
 			die(2, "invalid queue name '%s' (letters, digits, "
 			    "'.', '_', '-'; not starting with '.')", spec);
-		d = dir_of_queues(p, dbuf, sizeof(dbuf), &is_tmp);
+		d = dir_of_queues(p, dbuf, dsize, &is_tmp);
 		n = snprintf(path, size, "%s/%s", d, spec);
-		flags |= STORE_MKDIRS;
+		*flags |= STORE_MKDIRS;
 		if (is_tmp && access(d, F_OK) == 0)
 			tmp_check(d);
 	}
 	if (n < 0 || (size_t)n >= size - 64)
 		die(2, "queue path too long: %s", spec);
 	p->hooks.name = spec;
+	return is_tmp ? d : NULL;
+}
+
+/* Open the queue named spec. Returns NULL when it does not exist and
+ * STORE_CREATE is not in flags; dies on errors (damage: status 3). */
+static struct store *
+q_open(struct pq *p, const char *spec, int flags, char *path, size_t size)
+{
+	char dbuf[PATH_MAX];
+	struct store *s;
+	const char *tmp;
+
+	tmp = q_path(p, spec, &flags, path, size, dbuf, sizeof(dbuf));
 	if (store_open(&s, path, flags, &p->hooks) < 0) {
 		if (errno == ENOENT && !(flags & STORE_CREATE))
 			return NULL;
 		exit(errno == EUCLEAN ? 3 : 1);
 	}
-	if (is_tmp && (flags & STORE_CREATE))
-		tmp_check(d);
+	if (tmp != NULL && (flags & STORE_CREATE))
+		tmp_check(tmp);
 	return s;
 }
 
@@ -947,8 +960,8 @@ static int
 dispatch(struct pq *p, const char *cmd, int argc, char **argv,
     struct opts *o)
 {
-	int sysv, more = !strcmp(cmd, "push") || !strcmp(cmd, "run"), st;
-	char path[PATH_MAX];
+	int sysv, more = !strcmp(cmd, "push") || !strcmp(cmd, "run"), st = 0;
+	char path[PATH_MAX], dbuf[PATH_MAX];
 	const char *spec;
 	struct store *s;
 	long long n;
@@ -978,8 +991,9 @@ dispatch(struct pq *p, const char *cmd, int argc, char **argv,
 			die(2, "run: COMMAND missing");
 	}
 	if (strcmp(cmd, "fsck") == 0) {
-		p->hooks.name = spec;
-		q_open(p, spec, STORE_READ, path, sizeof(path));
+		q_path(p, spec, &st, path, sizeof(path), dbuf, sizeof(dbuf));
+		if (access(path, F_OK) < 0)
+			die(1, "%s: no such queue (%s)", spec, path);
 		if ((n = store_fsck(path, &p->hooks)) < 0)
 			return 1;
 		printf("%lld\n", n);

@@ -513,6 +513,15 @@ check_positions(struct store *s)
 		return "counters out of step";
 	if ((h.seq == t.seq) != (h.seg == t.seg && h.off == t.off))
 		return "counters out of step";
+	/* In one segment the records between head and tail are exactly
+	 * what the counters say; across segments the tail's part is at
+	 * most that (a skipped damaged segment leaves counts behind). */
+	if (h.seg == t.seg && t.off - h.off != (t.bytes - h.bytes) +
+	    HDR * (t.seq - h.seq))
+		return "head or tail offset does not match the counters";
+	if (h.seg < t.seg && t.off > (t.bytes - h.bytes) +
+	    HDR * (t.seq - h.seq))
+		return "tail offset does not match the counters";
 	if (t.seq - h.seq > (t.seg - h.seg + 1) * (SEG_MAX / HDR + 1) ||
 	    t.bytes - h.bytes > (t.seg - h.seg + 1) * SEG_MAX)
 		return "counters out of range";
@@ -852,6 +861,32 @@ seg_unlink(struct store *s, uint64_t seg)
 	unlink(p);
 }
 
+/* Unlink the segments in [from, to): one by one when few, else those
+ * the directory holds (a damaged position may span 2^63 numbers). */
+static void
+seg_unlink_range(struct store *s, uint64_t from, uint64_t to)
+{
+	struct dirent *de;
+	unsigned long long v;
+	char *end;
+	DIR *d;
+
+	if (to - from <= 64 || (d = opendir(s->path)) == NULL) {
+		for (; from < to && to - from <= 64; from++)
+			seg_unlink(s, from);
+		return;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (strlen(de->d_name) != 20 ||
+		    strcmp(de->d_name + 16, ".seg") != 0)
+			continue;
+		v = strtoull(de->d_name, &end, 16);
+		if (end == de->d_name + 16 && v >= from && v < to)
+			unlinkat(dirfd(d), de->d_name, 0);
+	}
+	closedir(d);
+}
+
 /* Make rbuf hold [off, off + need) of the head segment, reading ahead up
  * to `end`. Returns bytes available from off (may be < need at EOF), or
  * -1 with errno. */
@@ -1026,19 +1061,37 @@ head_set(struct store *s, const struct pos *h)
 	if (memcmp(&old, h, sizeof(old)) == 0)
 		return;
 	HEAD_STORE(s, h);
-	for (; old.seg < h->seg; old.seg++)
-		seg_unlink(s, old.seg);
+	if (old.seg < h->seg)
+		seg_unlink_range(s, old.seg, h->seg);
+}
+
+/* HEAD and APPEND held, the queue empty at tail t: empty the tail
+ * segment in place. Positions first, then the truncate: a kill between
+ * leaves old bytes beyond the tail, as a torn write does. Every holder
+ * of HEAD drops its read window when it takes the lock, so no one reads
+ * the old bytes of that segment again. */
+static void
+tail_empty(struct store *s, struct pos *t)
+{
+	char p[PATH_MAX + 32];
+
+	if (t->off == 0)
+		return;
+	t->off = 0;
+	TAIL_STORE(s, t);
+	HEAD_STORE(s, t);
+	seg_path(s, t->seg, p, sizeof(p));
+	truncate(p, 0);
+	s->rlen = 0;
 }
 
 /* HEAD held, the queue found empty at h: a tail segment of some size
- * is given back (the next push starts a new one), unless a producer is
- * at work. Small ones stay, so a consumer that keeps up with its
- * producer does not make a file per message. */
+ * gives its space back, unless a producer is at work. Small ones stay,
+ * so a consumer that keeps up with its producer truncates seldom. */
 static void
 tail_roll(struct store *s, const struct pos *h)
 {
 	struct pos t;
-	int fd;
 
 	TAIL_LOAD(s, &t);
 	if (t.seq != h->seq || t.off < ROLL_EMPTY || s->rdonly)
@@ -1047,24 +1100,8 @@ tail_roll(struct store *s, const struct pos *h)
 	    .l_whence = SEEK_SET, .l_start = LK_APPEND, .l_len = 1 }) < 0)
 		return;		/* a producer is busy: it is not empty */
 	TAIL_LOAD(s, &t);
-	if (t.seq == h->seq && t.off > 0 && s->rdonly == 0) {
-		/* An empty queue: start the next segment afresh. */
-		t.seg++;
-		t.off = 0;
-		HEAD_STORE(s, &t);
-		TAIL_STORE(s, &t);
-		seg_unlink(s, t.seg - 1);
-		if (s->wfd >= 0)
-			close(s->wfd);
-		s->wfd = -1;
-		s->wseg = UINT64_MAX;
-		fd = s->rfd;
-		s->rfd = -1;
-		s->rseg = UINT64_MAX;
-		s->rlen = 0;
-		if (fd >= 0)
-			close(fd);
-	}
+	if (t.seq == h->seq)
+		tail_empty(s, &t);
 	unlock(s, LK_APPEND);
 }
 
@@ -1200,6 +1237,7 @@ store_take(struct store *s, struct store_msg *m)
 				return -1;
 			s->held = 1;
 			s->hold = 0;
+			s->rlen = 0;	/* see tail_empty */
 		}
 		HEAD_LOAD(s, &h);
 		TAIL_LOAD(s, &t);
@@ -1243,6 +1281,7 @@ store_ack(struct store *s, const struct store_msg *m)
 	h.seq++;
 	h.bytes += m->len;
 	head_set(s, &h);
+	tail_roll(s, &h);
 	return 0;
 }
 
@@ -1264,6 +1303,7 @@ store_peek(struct store *s, struct store_msg *m)
 
 	if (lock(s, LK_HEAD, F_RDLCK) < 0)
 		return -1;
+	s->rlen = 0;
 	HEAD_LOAD(s, &h);
 	TAIL_LOAD(s, &t);
 	n = rd_next(s, &h, &t, &r, &data);
@@ -1585,20 +1625,10 @@ store_purge(struct store *s)
 	}
 	HEAD_LOAD(s, &h);
 	TAIL_LOAD(s, &t);
-	/* Everything goes, the tail segment too: the next push starts a
-	 * fresh one, so a purge gives the disk space back. */
-	if (t.off > 0) {
-		t.seg++;
-		t.off = 0;
-		TAIL_STORE(s, &t);
-	}
 	HEAD_STORE(s, &t);
-	for (; h.seg < t.seg; h.seg++)
-		seg_unlink(s, h.seg);
-	if (s->wfd >= 0)
-		close(s->wfd);
-	s->wfd = -1;
-	s->wseg = UINT64_MAX;
+	if (h.seg < t.seg)
+		seg_unlink_range(s, h.seg, t.seg);
+	tail_empty(s, &t);	/* a purge gives the disk space back */
 	dead_truncate(s);
 	unlock(s, LK_APPEND);
 	unlock(s, LK_HEAD);
