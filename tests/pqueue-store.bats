@@ -168,10 +168,12 @@ head_slot() { echo $(( 200 + 32 * ($(state_u64 "$1" 192) % 2) )); }
 @test "pqueue-store: a full disk after a drain still takes pushes" {
 	tmpfs "$BATS_TEST_TMPDIR/small" 2m
 	export PQUEUE_DIR=$BATS_TEST_TMPDIR/small/q
-	awk 'BEGIN { for (i = 0; i < 6000; i++) printf "%0100d\n", i }' > msgs
+	# 6144 records of 32 + 96 bytes: 192 whole pages, so the next
+	# record needs a new page
+	awk 'BEGIN { for (i = 0; i < 6144; i++) printf "%096d\n", i }' > msgs
 	pqueue push dq < msgs
 	fill "$BATS_TEST_TMPDIR/small"
-	pqueue pop -c 6000 dq | cmp - msgs
+	pqueue pop -c 6144 dq | cmp - msgs
 	pqueue push dq "room again"
 	[ "$(pqueue pop dq)" = "room again" ]
 }
