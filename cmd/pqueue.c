@@ -7,10 +7,9 @@
  * waits: pop and run wait through lib/loop, which blocks TERM, INT and
  * HUP and reads them with the store's watch fd and the -w timer in one
  * ppoll, so a signal that comes between a look at the store and the
- * sleep is seen by that sleep. A contended lock is waited for with
- * F_SETLKW under a repeating SIGALRM, checking for those (still
- * blocked, so pending) signals at every tick: a stop is seen within a
- * tick wherever it lands.
+ * sleep is seen by that sleep. A contended lock is waited for by
+ * store_lockwait_signals, which looks for those (still blocked, so
+ * pending) signals every 10 ms: a stop is seen wherever it lands.
  *
  * Signals. TERM, INT and HUP make pop and run stop between messages (a
  * running COMMAND is waited for); push keeps the default actions, since
@@ -21,7 +20,6 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -29,7 +27,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/time.h>
-#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -37,12 +34,12 @@
 #include "io.h"
 #include "loop.h"
 #include "msg.h"
+#include "msgout.h"
 #include "parse.h"
 #include "spawn.h"
 #include "store.h"
 #include "sysvq.h"
 
-#define LOCK_TICK	(10 * NS_PER_MS)	/* stop checks in a lock wait */
 #define POLL_EVERY	(10 * NS_PER_MS)	/* without a watch */
 
 /* What one run of pqueue needs besides its options. */
@@ -53,8 +50,8 @@ struct pq {
 	int stop;		/* TERM, INT or HUP came */
 	int woke;		/* the watch fired, or its poll timer */
 	int timedout;		/* the -w timer */
-	size_t out_room;	/* stdout's room after POLLOUT; 0: files */
-	size_t out_since;	/* bytes written since then */
+	sigset_t stops;		/* routed to the loop (and the lock waits) */
+	struct msgout out;	/* stdout */
 	struct store_hooks hooks;
 };
 
@@ -86,69 +83,21 @@ on_report(void *arg, int level, int errnum, const char *text)
 		warn("%s", text);
 }
 
+/* Has a stop signal come? Between messages, where no wait would see
+ * it: the loop keeps them blocked, so they wait as pending. */
 static int
 stop_pending(struct pq *p)
 {
 	sigset_t set;
-	size_t i;
+	int sig;
 
 	if (p->stop || p->loop == NULL || sigpending(&set) < 0)
 		return p->stop;
-	for (i = 0; i < sizeof(stop_sigs) / sizeof(stop_sigs[0]); i++)
-		if (sigismember(&set, stop_sigs[i]))
-			return 1;
+	for (sig = 1; sig < NSIG; sig++)
+		if (sigismember(&p->stops, sig) == 1 &&
+		    sigismember(&set, sig) == 1)
+			return p->stop = 1;
 	return 0;
-}
-
-static void
-on_tick(int sig)
-{
-	(void)sig;
-}
-
-static void
-tick_set(int64_t every)
-{
-	struct itimerval it;
-
-	memset(&it, 0, sizeof(it));
-	it.it_value.tv_usec = it.it_interval.tv_usec = every / NS_PER_US;
-	setitimer(ITIMER_REAL, &it, NULL);
-}
-
-/* The store's lock wait: F_SETLKW, woken by a repeating tick to look for
- * a stop signal (routed signals stay blocked, so they wait as pending). */
-static int
-on_lockwait(void *arg, int fd, void *fl)
-{
-	struct pq *p = arg;
-	struct sigaction sa, old;
-	int r, e;
-
-	if (p->loop == NULL) {
-		while ((r = fcntl(fd, F_SETLKW, fl)) < 0 && errno == EINTR)
-			;
-		return r;
-	}
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_tick;	/* no SA_RESTART */
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGALRM, &sa, &old);
-	tick_set(LOCK_TICK);
-	for (;;) {
-		if (stop_pending(p)) {
-			r = -1;
-			errno = EINTR;
-			break;
-		}
-		if ((r = fcntl(fd, F_SETLKW, fl)) == 0 || errno != EINTR)
-			break;
-	}
-	e = errno;
-	tick_set(0);
-	sigaction(SIGALRM, &old, NULL);
-	errno = e;
-	return r;
 }
 
 /* ---- the loop: stop signals, the watch, timers ---- */
@@ -189,9 +138,11 @@ loop_setup(struct pq *p, struct store *s)
 
 	if ((p->loop = loop_new()) == NULL)
 		die(1, "loop:");
-	for (i = 0; i < sizeof(stop_sigs) / sizeof(stop_sigs[0]); i++)
+	for (i = 0; i < sizeof(stop_sigs) / sizeof(stop_sigs[0]); i++) {
 		if (loop_signal(p->loop, stop_sigs[i], on_stop, p) < 0)
 			die(1, "signals:");
+		sigaddset(&p->stops, stop_sigs[i]);
+	}
 	if (s != NULL && (fd = store_watch(s)) >= 0 &&
 	    loop_fd(p->loop, fd, LOOP_IN, on_watch, p) < 0)
 		die(1, "loop:");
@@ -224,54 +175,22 @@ wait_store(struct pq *p, struct store *s, int64_t deadline)
 
 /* ---- output ---- */
 
-/* Write one message and its delimiter. 0, or -1 (EPIPE: quietly). */
+/* One message to stdout. 0, or -1 (EPIPE quietly, else said). */
 static int
 out_message(struct pq *p, const char *data, size_t len)
 {
-	char d = (char)p->delim;
-	struct iovec iov[2];
-	size_t skip = 0;
-	ssize_t w;
-
-	iov[1].iov_base = &d;
-	iov[1].iov_len = 1;
-	while (skip < len + 1) {
-		iov[0].iov_base = (void *)(uintptr_t)(data + skip);
-		iov[0].iov_len = skip < len ? len - skip : 0;
-		w = skip < len ? writev(STDOUT_FILENO, iov, 2) :
-		    write(STDOUT_FILENO, &d, 1);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0) {
-			if (errno != EPIPE)
-				warn("write:");
-			return -1;
-		}
-		skip += (size_t)w;
-	}
-	p->out_since += len + 1;
-	return 0;
-}
-
-/* Could writing n more bytes to stdout block? Asks poll only when the
- * room it last promised may be used up. */
-static int
-out_blocked(struct pq *p, size_t n)
-{
-	struct pollfd pf = { .fd = STDOUT_FILENO, .events = POLLOUT };
-
-	if (p->out_room == 0 || p->out_since + n + 1 <= p->out_room)
+	if (msgout_write(&p->out, data, len) == 0)
 		return 0;
-	if (poll(&pf, 1, 0) == 0)
-		return 1;
-	p->out_since = 0;
-	return 0;
+	if (errno != EPIPE)
+		warn("write:");
+	return -1;
 }
 
+/* Wait for room on stdout, or a stop. */
 static void
 out_wait(struct pq *p)
 {
-	int ready = 0;
+	int ready;
 
 	p->woke = 0;
 	if (loop_fd(p->loop, STDOUT_FILENO, LOOP_OUT, on_watch, p) < 0)
@@ -281,55 +200,24 @@ out_wait(struct pq *p)
 			die(1, "loop:");
 	ready = p->woke;
 	loop_fd(p->loop, STDOUT_FILENO, 0, NULL, NULL);
-	p->out_since = 0;
+	msgout_ready(&p->out);
 	p->woke = ready;
 }
 
 static void
 out_setup(struct pq *p)
 {
-	struct stat sb;
-
 	signal(SIGPIPE, SIG_IGN);
-	if (fstat(STDOUT_FILENO, &sb) < 0)
-		return;
-	if (S_ISFIFO(sb.st_mode) || S_ISSOCK(sb.st_mode))
-		p->out_room = 4096;
-	else if (isatty(STDOUT_FILENO))
-		p->out_room = 256;
-	p->out_since = p->out_room;	/* ask before the first write */
+	msgout_init(&p->out, STDOUT_FILENO, p->delim);
 }
 
 /* ---- naming and opening ---- */
-
-/* The directory that holds named queues; *is_tmp for the /tmp one. */
-static const char *
-dir_of_queues(const struct pq *p, char *buf, size_t size, int *is_tmp)
-{
-	const char *d;
-
-	*is_tmp = 0;
-	if (p->dir != NULL)
-		return p->dir;
-	if ((d = getenv("PQUEUE_DIR")) != NULL && *d != '\0')
-		return d;
-	if ((d = getenv("XDG_RUNTIME_DIR")) != NULL && *d != '\0') {
-		snprintf(buf, size, "%s/pqueue", d);
-		return buf;
-	}
-	*is_tmp = 1;
-	snprintf(buf, size, "/tmp/pqueue-%lu", (unsigned long)getuid());
-	return buf;
-}
 
 /* In a shared /tmp, anyone could have made the directory first. */
 static void
 tmp_check(const char *d)
 {
-	struct stat sb;
-
-	if (lstat(d, &sb) < 0 || !S_ISDIR(sb.st_mode) ||
-	    sb.st_uid != getuid() || (sb.st_mode & 077) != 0)
+	if (store_dir_private(d) < 0)
 		die(1, "%s is not a private directory of this user (set "
 		    "PQUEUE_DIR or XDG_RUNTIME_DIR)", d);
 }
@@ -350,7 +238,7 @@ q_path(struct pq *p, const char *spec, int *flags, char *path, size_t size,
 		if (!store_name_valid(spec))
 			die(2, "invalid queue name '%s' (letters, digits, "
 			    "'.', '_', '-'; not starting with '.')", spec);
-		d = dir_of_queues(p, dbuf, dsize, &is_tmp);
+		d = store_dir(p->dir, dbuf, dsize, &is_tmp);
 		n = snprintf(path, size, "%s/%s", d, spec);
 		*flags |= STORE_MKDIRS;
 		if (is_tmp && access(d, F_OK) == 0)
@@ -382,70 +270,6 @@ q_open(struct pq *p, const char *spec, int flags, char *path, size_t size)
 	return s;
 }
 
-/* ---- push ---- */
-
-static void
-too_big(const char *name, unsigned long long n, size_t len, uint64_t max)
-{
-	warn("%s: message %llu is %zu bytes, over the limit of %llu bytes; "
-	    "not pushed", name, n, len, (unsigned long long)max);
-}
-
-static int
-push_store(struct pq *p, struct store *s, const char *name, char **msgs,
-    int n, const struct opts *o)
-{
-	struct store_batch b = { 0 };
-	struct io_records in;
-	unsigned long long recno = 0;
-	int i, t = IO_EOF, st = 0;
-	size_t len;
-	char *rec;
-
-	if (n == 0)
-		io_records_init(&in, STDIN_FILENO, p->delim, (size_t)o->max);
-	for (i = 0; n > 0 ? i < n : 1; i++) {
-		if (n > 0) {
-			rec = msgs[i];
-			len = strlen(rec);
-			t = len > o->max ? IO_TOOLONG : IO_REC;
-		} else
-			t = io_records_take(&in, &rec, &len);
-		if (t == IO_REC || t == IO_TOOLONG)
-			recno++;
-		if (t == IO_TOOLONG) {
-			too_big(name, recno, len, o->max);
-			st = 1;
-			continue;
-		}
-		if (t == IO_REC) {
-			if (store_batch_add(&b, rec, len, clock_wall()) < 0)
-				die(1, "out of memory");
-			if (n > 0 || b.len < STORE_FLUSH_AT)
-				continue;
-		}
-		/* Everything read so far goes into the store before the
-		 * next read may block: a slow producer's message is
-		 * visible at once. */
-		if (store_push(s, &b, o->sync) < 0)
-			st = 1;
-		store_batch_reset(&b);
-		if (t == IO_EOF)
-			break;
-		if (io_records_fill(&in) < 0) {
-			warn("reading stdin:");
-			st = 1;
-			break;
-		}
-	}
-	if (n > 0 && store_push(s, &b, o->sync) < 0)
-		st = 1;
-	if (n == 0)
-		io_records_free(&in);
-	store_batch_free(&b);
-	return st;
-}
-
 /* ---- pop and run ---- */
 
 static int
@@ -456,7 +280,9 @@ pop_store(struct pq *p, struct store *s, const struct opts *o)
 	int64_t deadline;
 	int r;
 
-	while (!stop_pending(p)) {
+	/* A stop while streaming is looked for every 64 messages: a
+	 * syscall per message would cost a tenth of the throughput. */
+	while (!((done & 63) == 0 && stop_pending(p))) {
 		if ((r = store_take(s, &m)) < 0)
 			return errno == EINTR ? (o->forever ? 0 : 1) : 1;
 		if (r == 0) {
@@ -466,7 +292,7 @@ pop_store(struct pq *p, struct store *s, const struct opts *o)
 				break;
 			continue;
 		}
-		if (out_blocked(p, m.len)) {
+		if (msgout_blocked(&p->out, m.len)) {
 			/* Never sit on HEAD while our reader is slow. */
 			store_release(s);
 			out_wait(p);
@@ -591,61 +417,21 @@ sysv_open(struct sysvq *q, const char *spec, int for_push, int create)
 	}
 }
 
+static void
+sysv_report(void *arg, int errnum, const char *text)
+{
+	on_report(arg, STORE_WARN, errnum, text);
+}
+
 static int
 sysv_push(struct pq *p, const char *spec, char **msgs, int n,
     const struct opts *o)
 {
-	struct io_records in;
-	unsigned long qn, used, qbytes = ULONG_MAX;
-	long msgmax = sysvq_msgmax();
-	char *buf = NULL, *rec;
-	size_t cap = 0, len;
 	struct sysvq q;
-	int t, i, st = 0;
 
 	sysv_open(&q, spec, 1, 1);
-	sysvq_stat(&q, &qn, &used, &qbytes);
-	if (n == 0)
-		io_records_init(&in, STDIN_FILENO, p->delim, (size_t)o->max);
-	for (i = 0; n == 0 || i < n; i++) {
-		if (n > 0) {
-			rec = msgs[i];
-			len = strlen(rec);
-			t = IO_REC;
-		} else if ((t = io_records_next(&in, &rec, &len)) == IO_EOF)
-			break;
-		if (t < 0) {
-			warn("reading stdin:");
-			st = 1;
-			break;
-		}
-		if (t == IO_TOOLONG)
-			warn("%s: message of %zu bytes is over the limit of "
-			    "%llu bytes; not pushed", spec, len,
-			    (unsigned long long)o->max);
-		else if ((long long)len > msgmax)
-			warn("%s: message of %zu bytes exceeds msgmax, the "
-			    "kernel's limit of %ld bytes per message "
-			    "(kernel.msgmax)", spec, len, msgmax);
-		else if (len > qbytes)
-			warn("%s: message of %zu bytes exceeds the queue's "
-			    "capacity of %lu bytes (msg_qbytes, "
-			    "kernel.msgmnb)", spec, len, qbytes);
-		else if (sysvq_send(&q, &buf, &cap, rec, len) == 0)
-			continue;
-		else if (errno == EIDRM)
-			die(1, "%s: the queue was removed", spec);
-		else if (errno == EINVAL)
-			warn("%s: message of %zu bytes refused by the kernel "
-			    "(kernel.msgmax is %ld)", spec, len, msgmax);
-		else
-			warn("%s: msgsnd:", spec);
-		st = 1;
-	}
-	if (n == 0)
-		io_records_free(&in);
-	free(buf);
-	return st;
+	return sysvq_push_input(&q, spec, msgs, n, STDIN_FILENO, p->delim,
+	    o->max, sysv_report, p) < 0;
 }
 
 static int
@@ -727,70 +513,33 @@ stat_line(struct store *s, const char *name)
 }
 
 static int
-cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Names of the queues in the directory of queues, sorted. */
-static char **
-list_queues(struct pq *p, size_t *np)
-{
-	char dbuf[PATH_MAX], path[PATH_MAX * 2];
-	const char *d;
-	struct dirent *de;
-	struct stat sb;
-	char **v = NULL;
-	size_t n = 0;
-	DIR *dir;
-	int is_tmp;
-
-	d = dir_of_queues(p, dbuf, sizeof(dbuf), &is_tmp);
-	*np = 0;
-	if ((dir = opendir(d)) == NULL) {
-		if (errno != ENOENT)
-			die(1, "%s:", d);
-		return NULL;
-	}
-	while ((de = readdir(dir)) != NULL) {
-		if (!store_name_valid(de->d_name))
-			continue;
-		snprintf(path, sizeof(path), "%s/%s/state", d, de->d_name);
-		if (stat(path, &sb) < 0 || !S_ISREG(sb.st_mode))
-			continue;
-		if ((v = realloc(v, (n + 1) * sizeof(*v))) == NULL ||
-		    (v[n++] = strdup(de->d_name)) == NULL)
-			die(1, "out of memory");
-	}
-	closedir(dir);
-	if (n > 0)
-		qsort(v, n, sizeof(*v), cmp_str);
-	*np = n;
-	return v;
-}
-
-static int
 cmd_list(struct pq *p, int with_stat)
 {
-	char path[PATH_MAX], **v;
+	char path[PATH_MAX * 2], dbuf[PATH_MAX], **v;
 	struct store *s;
+	const char *d;
 	size_t i, n;
+	int is_tmp, st = 0;
 
 	if (with_stat)
 		printf("name length bytes oldest-age inflight dead\n");
-	v = list_queues(p, &n);
+	d = store_dir(p->dir, dbuf, sizeof(dbuf), &is_tmp);
+	if (store_list(d, &v, &n) < 0)
+		die(1, "%s:", d);
 	for (i = 0; i < n; i++) {
+		p->hooks.name = v[i];
+		snprintf(path, sizeof(path), "%s/%s", d, v[i]);
 		if (!with_stat)
 			puts(v[i]);
-		else if ((s = q_open(p, v[i], STORE_READ, path,
-		    sizeof(path))) != NULL) {
+		else if (store_open(&s, path, STORE_READ, &p->hooks) == 0) {
 			stat_line(s, v[i]);
 			store_close(s);
-		}
+		} else if (errno != ENOENT)
+			st = errno == EUCLEAN ? 3 : 1;	/* said; go on */
 		free(v[i]);
 	}
 	free(v);
-	return 0;
+	return st;
 }
 
 static int
@@ -1016,7 +765,8 @@ dispatch(struct pq *p, const char *cmd, int argc, char **argv,
 		return strcmp(cmd, "len") != 0;
 	}
 	if (!strcmp(cmd, "push"))
-		st = push_store(p, s, spec, argv + optind, argc - optind, o);
+		st = store_push_input(s, argv + optind, argc - optind,
+		    STDIN_FILENO, p->delim, o->max, o->sync) < 0;
 	else if (!strcmp(cmd, "pop") || !strcmp(cmd, "run")) {
 		if (!o->nowait && store_watch(s) >= 0 && loop_fd(p->loop,
 		    store_watch(s), LOOP_IN, on_watch, p) < 0)
@@ -1050,8 +800,9 @@ main(int argc, char **argv)
 	int c, st;
 
 	msg_init(argv[0]);
+	sigemptyset(&p.stops);
 	p.hooks = (struct store_hooks){ .report = on_report,
-	    .lockwait = on_lockwait, .arg = &p };
+	    .lockwait = store_lockwait_signals, .arg = &p.stops };
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "+:d:hqvV", lo, NULL)) != -1) {
 		if (c == 'd')

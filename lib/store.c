@@ -28,6 +28,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -35,10 +36,12 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "io.h"
 #include "store.h"
 #include "watch.h"
@@ -279,7 +282,164 @@ unlock(struct store *s, int byte)
 	lock_fd(&s->h, s->sfd, byte, F_UNLCK);
 }
 
+/* Stop signals are blocked (lib/loop), so one that comes stays
+ * pending: a repeating tick interrupts F_SETLKW to look for it. A tick
+ * that fires before F_SETLKW blocks is lost, but the next is not. */
+static void
+on_tick(int sig)
+{
+	(void)sig;
+}
+
+static void
+tick_set(long us)
+{
+	struct itimerval it;
+
+	memset(&it, 0, sizeof(it));
+	it.it_value.tv_usec = it.it_interval.tv_usec = us;
+	setitimer(ITIMER_REAL, &it, NULL);
+}
+
+static int
+stop_pending(const sigset_t *stop)
+{
+	sigset_t set;
+	int sig;
+
+	if (sigpending(&set) < 0)
+		return 0;
+	for (sig = 1; sig < NSIG; sig++)
+		if (sigismember(stop, sig) == 1 && sigismember(&set, sig) == 1)
+			return 1;
+	return 0;
+}
+
+int
+store_lockwait_signals(void *arg, int fd, void *fl)
+{
+	const sigset_t *stop = arg;
+	struct sigaction sa, old;
+	sigset_t alrm, oldmask;
+	int r, e;
+
+	for (r = 1; stop != NULL && r < NSIG; r++)
+		if (sigismember(stop, r) == 1)
+			break;
+	if (stop == NULL || r == NSIG) {
+		while ((r = fcntl(fd, F_SETLKW, fl)) < 0 && errno == EINTR)
+			;
+		return r;
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_tick;	/* no SA_RESTART */
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGALRM, &sa, &old);
+	sigemptyset(&alrm);
+	sigaddset(&alrm, SIGALRM);
+	sigprocmask(SIG_UNBLOCK, &alrm, &oldmask);
+	tick_set(10000);
+	for (;;) {
+		if (stop_pending(stop)) {
+			r = -1;
+			errno = EINTR;
+			break;
+		}
+		if ((r = fcntl(fd, F_SETLKW, fl)) == 0 || errno != EINTR)
+			break;
+	}
+	e = errno;
+	tick_set(0);
+	sigaction(SIGALRM, &old, NULL);
+	sigprocmask(SIG_SETMASK, &oldmask, NULL);
+	errno = e;
+	return r;
+}
+
 /* ---- naming and opening ---- */
+
+const char *
+store_dir(const char *dir, char *buf, size_t size, int *is_tmp)
+{
+	const char *d;
+
+	*is_tmp = 0;
+	if (dir != NULL)
+		return dir;
+	if ((d = getenv("PQUEUE_DIR")) != NULL && *d != '\0')
+		return d;
+	if ((d = getenv("XDG_RUNTIME_DIR")) != NULL && *d != '\0') {
+		snprintf(buf, size, "%s/pqueue", d);
+		return buf;
+	}
+	*is_tmp = 1;
+	snprintf(buf, size, "/tmp/pqueue-%lu", (unsigned long)getuid());
+	return buf;
+}
+
+int
+store_dir_private(const char *d)
+{
+	struct stat sb;
+
+	if (lstat(d, &sb) < 0)
+		return -1;
+	if (!S_ISDIR(sb.st_mode) || sb.st_uid != getuid() ||
+	    (sb.st_mode & 077) != 0) {
+		errno = EPERM;
+		return -1;
+	}
+	return 0;
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int
+store_list(const char *dir, char ***names, size_t *np)
+{
+	char path[PATH_MAX * 2], **v = NULL, **nv;
+	struct dirent *de;
+	struct stat sb;
+	size_t n = 0;
+	DIR *d;
+	int e;
+
+	*names = NULL;
+	*np = 0;
+	if ((d = opendir(dir)) == NULL)
+		return errno == ENOENT ? 0 : -1;
+	while ((de = readdir(d)) != NULL) {
+		if (!store_name_valid(de->d_name))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s/state", dir, de->d_name);
+		if (stat(path, &sb) < 0 || !S_ISREG(sb.st_mode))
+			continue;
+		if ((nv = realloc(v, (n + 1) * sizeof(*v))) == NULL)
+			goto fail;
+		v = nv;
+		if ((v[n] = strdup(de->d_name)) == NULL)
+			goto fail;
+		n++;
+	}
+	closedir(d);
+	if (n > 0)
+		qsort(v, n, sizeof(*v), cmp_str);
+	*names = v;
+	*np = n;
+	return 0;
+fail:
+	e = errno;
+	closedir(d);
+	while (n > 0)
+		free(v[--n]);
+	free(v);
+	errno = e;
+	return -1;
+}
 
 int
 store_name_valid(const char *s)
@@ -848,6 +1008,79 @@ store_push(struct store *s, struct store_batch *b, int sync)
 		FAIL(s, "%s: cannot append %llu message(s)", s->name,
 		    (unsigned long long)b->nrec);
 	return 0;
+}
+
+static void
+too_big(struct store *s, unsigned long long n, size_t len, uint64_t max)
+{
+	report(&s->h, STORE_WARN, 0, "%s: message %llu is %zu bytes, over the "
+	    "limit of %llu bytes; not pushed", s->name, n, len,
+	    (unsigned long long)max);
+}
+
+int
+store_push_input(struct store *s, char **msgs, int n, int fd, int delim,
+    uint64_t max, int sync)
+{
+	struct store_batch b = { 0 };
+	struct io_records in;
+	unsigned long long recno = 0;
+	int64_t now = clock_wall();
+	int i, t, r = 0;
+	size_t len;
+	char *rec;
+
+	if (n > 0) {
+		for (i = 0; i < n; i++)
+			if ((len = strlen(msgs[i])) > max) {
+				too_big(s, (unsigned long long)i + 1, len, max);
+				r = -1;
+			} else if (store_batch_add(&b, msgs[i], len, now) < 0)
+				FAIL(s, "out of memory");
+		if (store_push(s, &b, sync) < 0)
+			r = -1;
+		store_batch_free(&b);
+		return r;
+	}
+	io_records_init(&in, fd, delim, (size_t)max);
+	for (;;) {
+		t = io_records_take(&in, &rec, &len);
+		if (t == IO_REC || t == IO_TOOLONG)
+			recno++;
+		if (t == IO_TOOLONG) {
+			too_big(s, recno, len, max);
+			r = -1;
+			continue;
+		}
+		if (t == IO_REC) {
+			if (b.nrec == 0)
+				now = clock_wall();
+			if (store_batch_add(&b, rec, len, now) < 0) {
+				report(&s->h, STORE_ERROR, errno, "out of "
+				    "memory");
+				r = -1;
+				break;
+			}
+			if (b.len < STORE_FLUSH_AT)
+				continue;
+		}
+		/* Everything read so far goes into the store before the
+		 * next read may block: a slow producer's message is
+		 * visible at once. */
+		if (store_push(s, &b, sync) < 0)
+			r = -1;
+		store_batch_reset(&b);
+		if (t == IO_EOF)
+			break;
+		if (io_records_fill(&in) < 0) {
+			report(&s->h, STORE_ERROR, errno, "reading stdin");
+			r = -1;
+			break;
+		}
+	}
+	io_records_free(&in);
+	store_batch_free(&b);
+	return r;
 }
 
 /* ---- consuming ---- */

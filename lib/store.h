@@ -71,6 +71,19 @@ int store_open(struct store **sp, const char *path, int flags,
     const struct store_hooks *h);
 void store_close(struct store *s);
 
+/* The directory of named queues: dir if not NULL, else $PQUEUE_DIR,
+ * else $XDG_RUNTIME_DIR/pqueue, else /tmp/pqueue-UID (then *is_tmp is
+ * set: a shared directory that store_dir_private must approve). The
+ * result may be in buf. */
+const char *store_dir(const char *dir, char *buf, size_t size, int *is_tmp);
+/* Is d a directory of this user's, not a symlink, mode 0700? 0, or -1
+ * with errno (EPERM when it is someone else's or open to others). */
+int store_dir_private(const char *d);
+/* The names of the queues in dir, sorted, in a malloc'd array of
+ * malloc'd strings. 0 (none: *n 0, also when dir does not exist), or -1
+ * with errno. */
+int store_list(const char *dir, char ***names, size_t *n);
+
 /* Is name a valid queue name (letters, digits, '.', '_', '-', not
  * starting with '.')? 1 or 0. */
 int store_name_valid(const char *name);
@@ -90,6 +103,20 @@ void store_batch_free(struct store_batch *b);
 /* Append the batch at the tail and commit it (sync: fdatasync/msync
  * before). 0, or -1 (reported): nothing of the batch is in the queue. */
 int store_push(struct store *s, struct store_batch *b, int sync);
+
+/* Push msgs[0..n), or when n is 0 the records of fd (ended by delim),
+ * each read stored before the next read may block. Messages longer than
+ * max are left out with a report. 0, or -1 (reported) when any message
+ * was left out or could not be stored. */
+int store_push_input(struct store *s, char **msgs, int n, int fd,
+    int delim, uint64_t max, int sync);
+
+/* A lock-wait hook (struct store_hooks) for callers that block their
+ * stop signals (lib/loop): F_SETLKW, woken by a repeating 10 ms
+ * SIGALRM (handler installed for the wait, restored after) to look for
+ * a pending signal of the sigset_t that arg points to; one there ends
+ * the wait with EINTR. An empty set: a plain F_SETLKW. */
+int store_lockwait_signals(void *arg, int fd, void *fl);
 
 /* A message handed out by store_take or store_peek. data stays valid
  * until the next call on the store. */

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -231,4 +232,84 @@ sysvq_stat(const struct sysvq *q, unsigned long *n, unsigned long *bytes,
 	*bytes = (unsigned long)ds.__msg_cbytes;
 	*cap = (unsigned long)ds.msg_qbytes;
 	return 0;
+}
+
+struct say {
+	void (*fn)(void *, int, const char *);
+	void *arg;
+};
+
+static void
+say(const struct say *s, int errnum, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+say(const struct say *s, int errnum, const char *fmt, ...)
+{
+	char text[PATH_MAX + 256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	s->fn(s->arg, errnum, text);
+}
+
+int
+sysvq_push_input(struct sysvq *q, const char *name, char **msgs, int n,
+    int fd, int delim, uint64_t max,
+    void (*report)(void *arg, int errnum, const char *text), void *arg)
+{
+	struct say sy = { report, arg };
+	struct io_records in;
+	unsigned long qn, used, qbytes = ULONG_MAX;
+	long msgmax = sysvq_msgmax();
+	char *buf = NULL, *rec;
+	size_t cap = 0, len;
+	int t, i, r = 0;
+
+	sysvq_stat(q, &qn, &used, &qbytes);
+	if (n == 0)
+		io_records_init(&in, fd, delim, (size_t)max);
+	for (i = 0; n == 0 || i < n; i++) {
+		if (n > 0) {
+			rec = msgs[i];
+			len = strlen(rec);
+			t = IO_REC;
+		} else if ((t = io_records_next(&in, &rec, &len)) == IO_EOF)
+			break;
+		if (t < 0) {
+			say(&sy, errno, "reading stdin");
+			r = -1;
+			break;
+		}
+		if (t == IO_TOOLONG)
+			say(&sy, 0, "%s: message of %zu bytes is over the limit "
+			    "of %llu bytes; not pushed", name, len,
+			    (unsigned long long)max);
+		else if ((long long)len > msgmax)
+			say(&sy, 0, "%s: message of %zu bytes exceeds msgmax, "
+			    "the kernel's limit of %ld bytes per message "
+			    "(kernel.msgmax)", name, len, msgmax);
+		else if (len > qbytes)
+			say(&sy, 0, "%s: message of %zu bytes exceeds the "
+			    "queue's capacity of %lu bytes (msg_qbytes, "
+			    "kernel.msgmnb)", name, len, qbytes);
+		else if (sysvq_send(q, &buf, &cap, rec, len) == 0)
+			continue;
+		else if (errno == EIDRM) {
+			say(&sy, 0, "%s: the queue was removed", name);
+			r = -1;
+			break;
+		} else if (errno == EINVAL)
+			say(&sy, 0, "%s: message of %zu bytes refused by the "
+			    "kernel (kernel.msgmax is %ld)", name, len, msgmax);
+		else
+			say(&sy, errno, "%s: msgsnd", name);
+		r = -1;
+	}
+	if (n == 0)
+		io_records_free(&in);
+	free(buf);
+	return r;
 }

@@ -31,6 +31,15 @@ long sysvq_msgmax(void);
 int sysvq_send(const struct sysvq *q, char **buf, size_t *cap,
     const void *data, size_t len);
 
+/* Send msgs[0..n), or when n is 0 the records of fd (ended by delim),
+ * each checked against max, kernel.msgmax and the queue's capacity
+ * first; a message refused is reported (name: the queue as given) and
+ * the rest still sent. 0, or -1 when any was refused or the queue went
+ * away (reported). */
+int sysvq_push_input(struct sysvq *q, const char *name, char **msgs,
+    int n, int fd, int delim, uint64_t max,
+    void (*report)(void *arg, int errnum, const char *text), void *arg);
+
 /* Receive one message into *buf (grown as needed; the text starts at
  * *buf + sizeof(long)) until the monotonic time deadline (ns; -1: no
  * limit; 0: do not wait). A SIGALRM timer (handler installed for the
