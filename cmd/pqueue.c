@@ -779,6 +779,8 @@ dispatch(struct pq *p, const char *cmd, int argc, char **argv,
 	} else
 		st = cmd_small(p, cmd, s, spec, o);
 	store_close(s);
+	if (p->loop != NULL)
+		loop_free(p->loop);	/* stops stay blocked: we end here */
 	return st;
 }
 
