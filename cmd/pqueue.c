@@ -131,10 +131,9 @@ on_timer(struct loop *l, void *arg)
 }
 
 static void
-loop_setup(struct pq *p, struct store *s)
+loop_setup(struct pq *p)
 {
 	size_t i;
-	int fd;
 
 	if ((p->loop = loop_new()) == NULL)
 		die(1, "loop:");
@@ -143,9 +142,6 @@ loop_setup(struct pq *p, struct store *s)
 			die(1, "signals:");
 		sigaddset(&p->stops, stop_sigs[i]);
 	}
-	if (s != NULL && (fd = store_watch(s)) >= 0 &&
-	    loop_fd(p->loop, fd, LOOP_IN, on_watch, p) < 0)
-		die(1, "loop:");
 }
 
 /* Wait until the store may have changed, a stop, or deadline (monotonic
@@ -560,7 +556,6 @@ cmd_small(struct pq *p, const char *cmd, struct store *s, const char *spec,
 		return 0;
 	}
 	if (strcmp(cmd, "stat") == 0) {
-		printf("name length bytes oldest-age inflight dead\n");
 		stat_line(s, spec);
 		return 0;
 	}
@@ -605,16 +600,9 @@ usage(void)
 
 /* getopt on a subcommand's own argv; opts starts with '+'. */
 static int
-sub_getopt(int argc, char **argv, const char *opts)
+sub_getopt(int argc, char **argv, const char *opts,
+    const struct option *lo)
 {
-	static const struct option lo[] = {
-		{ "sync", no_argument, NULL, 's' },
-		{ "max-size", required_argument, NULL, 'm' },
-		{ "max-attempts", required_argument, NULL, 'a' },
-		{ "requeue", no_argument, NULL, 'r' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	char quiet[64];
 	int c;
 
@@ -629,25 +617,42 @@ sub_getopt(int argc, char **argv, const char *opts)
 	return c;
 }
 
-/* Options of cmd, each allowed only where it belongs. */
+/* The options of cmd, as each subcommand has always taken them. */
 static void
 parse_sub(struct pq *p, const char *cmd, int argc, char **argv,
     struct opts *o)
 {
-	const char *allow = strcmp(cmd, "push") == 0 ? "0sm" :
-	    strcmp(cmd, "pop") == 0 ? "0cfnw" : strcmp(cmd, "run") == 0 ?
-	    "0cfa" : strcmp(cmd, "dead") == 0 ? "0r" :
-	    strcmp(cmd, "peek") == 0 ? "0" : "";
-	int c, counted = 0;
+	static const struct option lo_push[] = {
+		{ "sync", no_argument, NULL, 's' },
+		{ "max-size", required_argument, NULL, 'm' },
+		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
+	}, lo_run[] = {
+		{ "max-attempts", required_argument, NULL, 'a' },
+		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
+	}, lo_small[] = {
+		{ "requeue", no_argument, NULL, 'r' },
+		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
+	};
+	int c, counted = 0, big = 1;
+	const struct option *lo = lo_push;
+	const char *opts = "+0h";
 
-	while ((c = sub_getopt(argc, argv, "+0c:fnw:h")) != -1) {
-		if (strchr(allow, c) == NULL) {
-			if (c == 's' || c == 'm' || c == 'a' || c == 'r' ||
-			    (c == '0' && allow[0] == '\0') || c == 'c' ||
-			    c == 'f' || c == 'n' || c == 'w')
-				die(2, "%s: unknown option '%s'", cmd,
-				    argv[optind - 1]);
-		}
+	if (strcmp(cmd, "pop") == 0) {
+		opts = "+0c:fnw:h";
+		lo = lo_push + 2;
+	} else if (strcmp(cmd, "run") == 0) {
+		opts = "+0c:fh";
+		lo = lo_run;
+	} else if (strcmp(cmd, "push") != 0) {
+		lo = lo_small;
+		big = 0;
+	}
+	while ((c = sub_getopt(argc, argv, opts, lo)) != -1) {
+		if (!big && !((c == '0' && (!strcmp(cmd, "dead") ||
+		    !strcmp(cmd, "peek"))) || (c == 'r' &&
+		    !strcmp(cmd, "dead"))))
+			die(2, "%s: unknown option '%s'", cmd,
+			    argv[optind - 1]);
 		switch (c) {
 		case '0':
 			p->delim = '\0';
@@ -749,7 +754,9 @@ dispatch(struct pq *p, const char *cmd, int argc, char **argv,
 		return 0;
 	}
 	if (!strcmp(cmd, "pop") || !strcmp(cmd, "run"))
-		loop_setup(p, NULL);	/* stops are seen from here on */
+		loop_setup(p);	/* stops are seen from here on */
+	if (!strcmp(cmd, "stat"))
+		printf("name length bytes oldest-age inflight dead\n");
 	s = q_open(p, spec, !strcmp(cmd, "push") || !strcmp(cmd, "run") ||
 	    (!strcmp(cmd, "pop") && !o->nowait) ? STORE_CREATE :
 	    !strcmp(cmd, "len") || !strcmp(cmd, "stat") ||
@@ -758,7 +765,7 @@ dispatch(struct pq *p, const char *cmd, int argc, char **argv,
 	if (s == NULL) {
 		if (!strcmp(cmd, "len"))
 			puts("0");
-		else if (!strcmp(cmd, "stat"))
+		else if (!strcmp(cmd, "stat") && fflush(stdout) != EOF)
 			warn("%s: no such queue", spec);
 		else if (strcmp(cmd, "pop") && strcmp(cmd, "peek"))
 			die(1, "%s: no such queue (%s)", spec, path);

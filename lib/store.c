@@ -2008,6 +2008,16 @@ store_fsck(const char *path, const struct store_hooks *h)
 		report(&s->h, STORE_ERROR, e, "%s: cannot map %s", s->name, p);
 		goto fail;
 	}
+	if (memcmp(s->st->magic, STATE_MAGIC, 8) == 0 &&
+	    check_positions(s) == NULL) {
+		/* Sound: a rebuild would only bring consumed records of
+		 * the head's segment back. */
+		report(&s->h, STORE_NOTICE, 0, "%s: state is sound; nothing "
+		    "to repair", s->name);
+		n = store_len(s);
+		store_close(s);
+		return (long long)n;
+	}
 	if (seg_scan(path, &nseg, &lo, &hi) < 0) {
 		e = errno;
 		report(&s->h, STORE_ERROR, e, "%s: cannot read", s->name);

@@ -217,6 +217,19 @@ head_slot() { echo $(( 200 + 32 * ($(state_u64 "$1" 192) % 2) )); }
 	[ "$(pqueue pop -c 4 zs | tr '\n' ' ')" = "one two three four " ]
 }
 
+@test "pqueue-store: fsck of a sound queue changes nothing" {
+	pqueue push ok one two three
+	pqueue pop ok
+	cp q/ok/state state.before
+	run -0 --separate-stderr pqueue fsck ok
+	[ "$output" = 2 ]
+	[[ $stderr == *"state is sound; nothing to repair" ]]
+	cmp state.before q/ok/state
+	[ "$(pqueue pop ok)" = two ]
+	run -1 --separate-stderr pqueue fsck nosuch
+	[[ $stderr == "pqueue: nosuch: no such queue"* ]]
+}
+
 @test "pqueue-store: a changed head position is refused, never a silent loss" {
 	local slot
 	for i in $(seq 1 20); do pqueue push hp "message $i"; done
