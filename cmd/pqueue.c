@@ -273,7 +273,7 @@ pop_store(struct pq *p, struct store *s, const struct opts *o)
 {
 	struct store_msg m;
 	long long done = 0;
-	int64_t deadline;
+	int64_t deadline = -2;	/* -2: not yet set for this message */
 	int r;
 
 	/* A stop while streaming is looked for every 64 messages: a
@@ -282,8 +282,11 @@ pop_store(struct pq *p, struct store *s, const struct opts *o)
 		if ((r = store_take(s, &m)) < 0)
 			return errno == EINTR ? (o->forever ? 0 : 1) : 1;
 		if (r == 0) {
-			deadline = o->timeout >= 0 ?
-			    clock_mono() + o->timeout : -1;
+			/* -w bounds the wait for each message, however
+			 * many wake-ups without one come meanwhile. */
+			if (deadline == -2)
+				deadline = o->timeout >= 0 ?
+				    clock_mono() + o->timeout : -1;
 			if (o->nowait || wait_store(p, s, deadline) < 0)
 				break;
 			continue;
@@ -297,6 +300,7 @@ pop_store(struct pq *p, struct store *s, const struct opts *o)
 		if (out_message(p, m.data, m.len) < 0)
 			return errno == EPIPE ? 0 : 1;
 		store_ack(s, &m);
+		deadline = -2;
 		if (++done == o->count)
 			break;
 	}

@@ -81,6 +81,19 @@ head_slot() { echo $(( 200 + 32 * ($(state_u64 "$1" 192) % 2) )); }
 	kill "$holder"
 }
 
+@test "pqueue-store: pop -w ends on time while files are written in the queue" {
+	local t0 t1
+	pqueue push wq x
+	pqueue pop wq
+	( while :; do echo x >> q/wq/junk; : > q/wq/junk; done ) 2>/dev/null 3>&- &
+	track $!
+	t0=${EPOCHREALTIME/[.,]/}
+	run -1 timeout 10 pqueue pop -w 300ms wq
+	t1=${EPOCHREALTIME/[.,]/}
+	[ $((t1 - t0)) -ge 300000 ]
+	[ $((t1 - t0)) -lt 3000000 ]
+}
+
 @test "pqueue-store: pop -w 0, 1us and 1ms on an empty System V queue return 1 at once" {
 	local w t0 t1
 	sysv_key 0
