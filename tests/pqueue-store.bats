@@ -202,6 +202,8 @@ head_slot() { echo $(( 200 + 32 * ($(state_u64 "$1" 192) % 2) )); }
 	[[ $stderr == "pqueue: fb: damaged state ("*"); run pqueue fsck" ]]
 	run -3 --separate-stderr timeout 5 pqueue stat fb
 	[ "$(printf '%s\n' "$stderr" | wc -l)" = 1 ]
+	[ "$(pqueue fsck fb)" = 2 ]
+	[ "$(pqueue pop -c 2 fb | tr '\n' ' ')" = "one two " ]
 }
 
 @test "pqueue-store: a tail segment number flipped under a waiting pop -f: one warning, and TERM still works" {
