@@ -96,7 +96,7 @@ usage(void)
 	    "(default TERM)\n"
 	    "  -g, --grace D          wait D before KILL (default 10s)\n"
 	    "  -b, --max-delay D      longest restart backoff (default 30s, "
-	    "least 10ms)\n"
+	    "least 50ms)\n"
 	    "  -M, --lifetime D       recycle each worker after D "
 	    "(least 100ms)\n"
 	    "  -l, --listen ADDR      listen and pass the socket "

@@ -35,7 +35,7 @@
 #define POOL_MAX_WORKERS	4096
 #define POOL_BACKOFF_MIN	(100 * 1000000LL)	/* 100 ms */
 #define POOL_STABLE		(5 * 1000000000LL)	/* 5 s up: not quick */
-#define POOL_DELAY_FLOOR	(10 * 1000000LL)	/* least restart delay */
+#define POOL_DELAY_FLOOR	(50 * 1000000LL)	/* least restart delay */
 
 struct pool;
 

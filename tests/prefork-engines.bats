@@ -1,0 +1,120 @@
+#!/usr/bin/env bats
+# prefork: cases found while moving its engines into lib/pool, lib/dispatch
+# and lib/listen (issue 11), and the limits of issue 10 items 10 and 12.
+
+load helpers
+bats_require_minimum_version 1.5.0
+
+kids() { ps -o pid=,stat= --ppid "$1" 2>/dev/null | awk '$2 !~ /^Z/ { print $1 }'; }
+nkids() { kids "$1" | wc -l; }
+lines_of() { [ -f "$1" ] && [ "$(grep -c "${3:-}" "$1")" -ge "$2" ]; }
+# CPU time (user + system) of PID and its reaped children, in clock ticks.
+cpu_ticks() { awk '{ sub(/.*\) /, ""); print $12 + $13 + $14 + $15 }' "/proc/$1/stat"; }
+
+local_teardown() {
+	exec 5>&- 2>/dev/null || true
+}
+
+@test "prefork: 70 -l sockets all reach the worker, announced as LISTEN_FDS=70" {
+	local args=() i
+	for i in $(seq 70); do args+=(-l "s$i=unix:s$i"); done
+	spawn_bg prefork -n 1 -t "$T-$BATS_TEST_NUMBER-w" "${args[@]}" -- \
+	    sh -c 'n=$(ls -l /proc/$$/fd | grep -c "socket:");
+	    echo "$LISTEN_FDS $n $LISTEN_PID $$ ${LISTEN_FDNAMES##*:}" > seen.t
+	    mv seen.t seen; exec sleep 300'
+	wait_for 10 test -f seen
+	read -r fds n lpid me last < seen
+	[ "$fds" = 70 ]
+	[ "$n" = 70 ]
+	[ "$lpid" = "$me" ]
+	[ "$last" = s70 ]
+}
+
+@test "prefork: more than 256 -l is a usage error, nothing is opened" {
+	local args=() i
+	for i in $(seq 257); do args+=(-l "unix:s$i"); done
+	run --separate-stderr prefork -n 1 "${args[@]}" -- pfworker -s
+	[ "$status" -eq 2 ]
+	[ "$stderr" = "prefork: too many listen addresses (at most 256)" ]
+	[ -z "$output" ]
+	! ls s1 2>/dev/null
+}
+
+@test "prefork: -R -m 1 churn keeps the master small and every worker to one record" {
+	case $PKIT_BUILD in */san) skip "ASan's shadow memory swamps RSS" ;; esac
+	mkfifo in
+	# Opened read-write first: opening a FIFO for reading alone blocks.
+	# The redirections are inside: a background command's stdin would
+	# be /dev/null.
+	exec 5<> in
+	spawn_bg bash -c 'exec prefork -n 2 -t "$1" -R -m 1 -- pfworker -p \
+	    < in > out 2> err 5>&-' _ "$T-$BATS_TEST_NUMBER-c"
+	local master=$! max=0 k hwm
+	seq 3000 >&5
+	while ! lines_of out 3000; do
+		k=$(nkids "$master")
+		[ "$k" -le "$max" ] || max=$k
+		alive "$master" || break
+		sleep 0.05
+	done
+	hwm=$(awk '/^VmHWM/ { print $2 }' "/proc/$master/status")
+	exec 5>&-
+	wait_for 10 gone "$master"
+	echo "workers at once: $max, master VmHWM: $hwm kB" >&3
+	[ "$(wc -l < out)" -eq 3000 ]
+	[ "$(awk '{ print $1 }' out | sort -u | wc -l)" -eq 3000 ]
+	[ "$max" -le 4 ]
+	[ "$hwm" -lt 6144 ]
+}
+
+@test "prefork: -b 0 with a worker that dies at once does not spin" {
+	spawn_bg prefork -n 2 -b 0 -t "$T-$BATS_TEST_NUMBER-b" -- pfworker -x 1 \
+	    2> err
+	local master=$! t0 t1 n0 n1
+	sleep 0.5
+	t0=$(cpu_ticks "$master")
+	n0=$(grep -c restarting err)
+	sleep 2
+	t1=$(cpu_ticks "$master")
+	n1=$(grep -c restarting err)
+	echo "over 2 s: $((n1 - n0)) restarts, CPU $((t1 - t0)) ticks" >&3
+	# Without a floor: thousands of restarts and ~90 % CPU. With the
+	# 50 ms floor at most 2 x 20 a second.
+	[ $((n1 - n0)) -le 200 ]
+	[ $((t1 - t0)) -lt 60 ]
+}
+
+@test "prefork: -M below 100ms is a usage error" {
+	run --separate-stderr prefork -n 1 -M 1us -- pfworker -s
+	[ "$status" -eq 2 ]
+	[ "$stderr" = "prefork: invalid lifetime '1us' (at least 100ms)" ]
+	run --separate-stderr prefork -n 1 -M 50ms -- pfworker -s
+	[ "$status" -eq 2 ]
+}
+
+@test "prefork: -M and -g near the 64-bit limit neither wrap nor abort" {
+	spawn_bg prefork -n 1 -t "$T-$BATS_TEST_NUMBER-x" -M 9223372036.8s \
+	    -g 9223372036.8s -b 9223372036.8s -- pfworker -s -i
+	local master=$! w
+	wait_for 10 test "$(nkids "$master")" -eq 1
+	w=$(kids "$master")
+	# A wrapped lifetime expired at once and recycled the worker.
+	sleep 1
+	[ "$(kids "$master")" = "$w" ]
+	# A wrapped grace time KILLed the TERM-ignoring worker at once.
+	kill -TERM "$master"
+	sleep 1
+	alive "$w"
+	alive "$master"
+	kill -QUIT "$master"
+	wait_for 10 gone "$master"
+	wait "$master"
+}
+
+@test "prefork: -R skips a record longer than 1 MiB with the same report as -L" {
+	run --separate-stderr bash -c '{ head -c 1100000 /dev/zero | tr "\0" x;
+	    echo; echo ok; } | prefork -n 1 -R -- pfworker'
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "prefork: record of 1100000 bytes skipped: longer than 1048576" ]
+	[ "$output" = ok ]
+}
