@@ -815,7 +815,7 @@ main(int argc, char **argv)
 	struct opts o = {
 		.stopsig = SIGTERM, .grace = 10 * NS_PER_SEC,
 		.maxdelay = 30 * NS_PER_SEC, .delim = '\n', .window = 1,
-		.retry = 1, .pgroup = 0,
+		.retry = 1, .pgroup = 1,
 	};
 	struct prefork pf = { .o = &o, .pidfd = -1 };
 	int status;

@@ -118,3 +118,107 @@ local_teardown() {
 	[ "$stderr" = "prefork: record of 1100000 bytes skipped: longer than 1048576" ]
 	[ "$output" = ok ]
 }
+
+# Processes whose command line is exactly "sleep $1".
+sleepers() {
+	local d
+	for d in /proc/[0-9]*; do
+		[ "$(tr '\0' ' ' < "$d/cmdline" 2>/dev/null)" = "sleep $1 " ] &&
+		    echo "${d#/proc/}"
+	done
+	return 0
+}
+no_sleepers() { [ -z "$(sleepers "$1")" ]; }
+has_sleeper() { [ -n "$(sleepers "$1")" ]; }
+two_sleepers() { [ "$(sleepers "$1" | wc -l)" -eq 2 ]; }
+
+@test "prefork: TERM stops each worker with its process group" {
+	local u=300.$$$BATS_TEST_NUMBER
+	spawn_bg prefork -n 2 -t "$T-$BATS_TEST_NUMBER-g" -- \
+	    sh -c "sleep $u & exec pfworker -s"
+	local master=$!
+	wait_for 10 two_sleepers "$u"
+	track $(sleepers "$u")
+	kill -TERM "$master"
+	wait_for 10 gone "$master"
+	run wait "$master"
+	[ "$status" -eq 0 ]
+	wait_for 5 no_sleepers "$u"
+}
+
+@test "prefork: --no-group leaves a worker's children to themselves" {
+	local u=301.$$$BATS_TEST_NUMBER
+	spawn_bg prefork -n 1 --no-group -t "$T-$BATS_TEST_NUMBER-g" -- \
+	    sh -c "sleep $u & exec pfworker -s"
+	local master=$! s
+	wait_for 10 has_sleeper "$u"
+	s=$(sleepers "$u")
+	track $s
+	kill -TERM "$master"
+	wait_for 10 gone "$master"
+	sleep 0.3
+	[ -n "$s" ]
+	alive "$s"
+}
+
+@test "prefork: each worker leads its own process group; QUIT kills the group" {
+	local u=302.$$$BATS_TEST_NUMBER
+	spawn_bg prefork -n 1 -t "$T-$BATS_TEST_NUMBER-g" -- \
+	    sh -c "sleep $u & exec pfworker -s -i"
+	local master=$! w pg
+	wait_for 10 has_sleeper "$u"
+	track $(sleepers "$u")
+	w=$(ps -o pid= --ppid "$master" | tr -d ' ')
+	pg=$(ps -o pgid= -p "$w" | tr -d ' ')
+	[ "$pg" = "$w" ]
+	kill -QUIT "$master"
+	wait_for 10 gone "$master"
+	wait_for 5 no_sleepers "$u"
+}
+
+@test "prefork: --max-restarts 5/10s ends a crash loop with status 1 and one line" {
+	local t0 t1
+	t0=$(ms_now)
+	run --separate-stderr prefork -n 1 --max-restarts 5/10s \
+	    -t "$T-$BATS_TEST_NUMBER-r" -- pfworker -x 3
+	t1=$(ms_now)
+	echo "status $status after $((t1 - t0)) ms" >&3
+	[ "$status" -eq 1 ]
+	[ "$(grep -c 'giving up' <<< "$stderr")" -eq 1 ]
+	grep -qx "prefork: worker 0 crashed more than 5 times within 10s; giving up" <<< "$stderr"
+	# Backoff 100+200+400+800+1600 ms before the sixth crash.
+	[ $((t1 - t0)) -ge 3000 ]
+	[ $((t1 - t0)) -lt 9000 ]
+}
+
+@test "prefork: --max-restarts does not count a worker's exit 0" {
+	spawn_bg prefork -n 1 -q --max-restarts 1/10s -t "$T-$BATS_TEST_NUMBER-r" \
+	    -- pfworker -x 0
+	local master=$!
+	sleep 1.5
+	alive "$master"
+	kill -TERM "$master"
+	wait_for 10 gone "$master"
+}
+
+@test "prefork: bad --max-restarts values are usage errors" {
+	local v
+	for v in 5 x/10s 5/0 5/-1s /10s 5/ 10001/1s; do
+		run --separate-stderr prefork -n 1 --max-restarts "$v" -- pfworker -s
+		[ "$status" -eq 2 ]
+		[ "${#lines[@]}" -eq 0 ]
+		[[ $stderr == "prefork: invalid restart limit '$v'"* ]]
+	done
+}
+
+@test "prefork: --help names every long option and ends with See prefork(1)." {
+	run --separate-stderr prefork --help
+	[ "$status" -eq 0 ]
+	[ "${lines[-1]}" = "See prefork(1)." ]
+	local o
+	for o in workers title pidfile stop-signal grace max-delay lifetime \
+	    listen lines null reply keep-order max-requests window retry \
+	    no-group max-restarts quiet verbose help version; do
+		grep -q -- "--$o" <<< "$output" || { echo "missing --$o"; false; }
+	done
+}
