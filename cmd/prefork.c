@@ -65,7 +65,7 @@ struct prefork {
 	pid_t master;
 	int devnull, pidfd;
 	char *fdnames;
-	int *passfds;
+	int *passfds, npass;	/* sockets for the workers (fds 3..) */
 	int failed;		/* exit 1 in dispatch mode */
 	int gave_up;		/* --max-restarts hit: exit 1 */
 };
@@ -342,7 +342,7 @@ on_prepare(void *arg, struct pool_worker *w, struct spawn_opts *so)
 
 	so->in = pf->devnull;
 	so->pass = pf->passfds;
-	so->npass = pf->o->nls;
+	so->npass = pf->npass;
 	if (pf->disp == NULL)
 		return 0;
 	if ((dw = dispatch_worker_new(pf->disp, &so->in, &so->out)) == NULL)
@@ -381,7 +381,7 @@ on_child(void *arg, const struct pool_worker *w)
 	snprintf(b, sizeof(b), "%ld", w->gen);
 	if (setenv("PREFORK_GENERATION", b, 1) < 0)
 		return -1;
-	return listen_setenv(pf->o->nls, pf->fdnames);
+	return listen_setenv(pf->npass, pf->fdnames);
 }
 
 /* In dispatch mode a worker is stopped by closing its stdin. */
@@ -673,21 +673,42 @@ pidfile_take(struct prefork *pf)
 		die(1, "%s:", path);
 }
 
+/* Sockets for the workers: an inherited socket activation first (fds
+ * 3.. as they came), then the -l sockets in the order given. */
 static void
 listen_all(struct prefork *pf)
 {
 	struct opts *o = pf->o;
-	int i;
+	char *inames = NULL, *lnames;
+	int i, ni;
 
-	if ((pf->passfds = calloc((size_t)o->nls + 1, sizeof(int))) == NULL)
+	if ((ni = listen_inherit(&inames)) < 0)
+		die(125, "inherited LISTEN_FDS:");
+	if (ni + o->nls > LISTEN_MAX)
+		die(2, "too many listen addresses (at most %d)", LISTEN_MAX);
+	pf->npass = ni + o->nls;
+	if ((pf->passfds = calloc((size_t)pf->npass + 1, sizeof(int))) ==
+	    NULL)
 		die(125, "out of memory");
+	for (i = 0; i < ni; i++)
+		pf->passfds[i] = 3 + i;
 	for (i = 0; i < o->nls; i++) {
 		if (listen_open(&o->ls[i]) < 0)
 			die(1, "cannot listen on %s:", o->ls[i].spec);
-		pf->passfds[i] = o->ls[i].fd;
+		pf->passfds[ni + i] = o->ls[i].fd;
 	}
-	if ((pf->fdnames = listen_fdnames(o->ls, o->nls)) == NULL)
+	if ((lnames = listen_fdnames(o->ls, o->nls)) == NULL)
 		die(125, "out of memory");
+	if (ni == 0) {
+		pf->fdnames = lnames;
+		return;
+	}
+	pf->fdnames = malloc(strlen(inames) + strlen(lnames) + 2);
+	if (pf->fdnames == NULL)
+		die(125, "out of memory");
+	sprintf(pf->fdnames, "%s%s%s", inames, o->nls ? ":" : "", lnames);
+	free(inames);
+	free(lnames);
 }
 
 static void
@@ -714,7 +735,7 @@ modules_new(struct prefork *pf)
 		.cmd = o->cmd, .title = o->title, .n = o->n,
 		.stopsig = o->stopsig, .grace = o->grace,
 		.maxdelay = o->maxdelay, .lifetime = o->lifetime,
-		.new_first = o->nls > 0, .pgroup = o->pgroup,
+		.new_first = pf->npass > 0, .pgroup = o->pgroup,
 		.max_restarts = o->max_restarts,
 		.restart_window = o->restart_window,
 	};

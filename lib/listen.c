@@ -1,5 +1,6 @@
 /* listen: parse and open listening sockets; socket-activation variables. */
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -216,4 +217,74 @@ listen_setenv(int n, const char *names)
 	if (setenv("LISTEN_PID", b, 1) < 0)
 		return -1;
 	return setenv("LISTEN_FDNAMES", names, 1);
+}
+
+/* names for n fds from LISTEN_FDNAMES (may be NULL or short). */
+static char *
+inherit_names(const char *given, int n)
+{
+	size_t len = (given ? strlen(given) : 0) + (size_t)n * 8 + 1;
+	const char *p = given;
+	char *s, *o;
+	int k;
+
+	if ((s = malloc(len)) == NULL)
+		return NULL;
+	o = s;
+	for (k = 0; k < n; k++) {
+		const char *e = p ? strchr(p, ':') : NULL;
+		size_t l = p ? (e ? (size_t)(e - p) : strlen(p)) : 0;
+
+		if (k > 0)
+			*o++ = ':';
+		if (l == 0) {
+			memcpy(o, "unknown", 7);
+			o += 7;
+		} else {
+			memcpy(o, p, l);
+			o += l;
+		}
+		p = p && e ? e + 1 : NULL;
+	}
+	*o = '\0';
+	return s;
+}
+
+int
+listen_inherit(char **names)
+{
+	const char *fds = getenv("LISTEN_FDS"), *pid = getenv("LISTEN_PID");
+	long long n = 0, lp;
+	int k, fl, r = 0;
+
+	*names = NULL;
+	if (fds == NULL || pid == NULL)
+		goto out;
+	if (int_parse(pid, 1, 0x7fffffff, &lp) < 0 || lp != (long long)getpid())
+		goto out;	/* meant for another process */
+	if (int_parse(fds, 0, LISTEN_MAX, &n) < 0) {
+		r = -1;
+		errno = EINVAL;
+		goto out;
+	}
+	for (k = 0; k < (int)n; k++)
+		if ((fl = fcntl(3 + k, F_GETFD)) < 0 ||
+		    fcntl(3 + k, F_SETFD, fl | FD_CLOEXEC) < 0) {
+			r = -1;
+			errno = EINVAL;
+			goto out;
+		}
+	if (n > 0 && (*names = inherit_names(getenv("LISTEN_FDNAMES"),
+	    (int)n)) == NULL) {
+		r = -1;
+		goto out;
+	}
+	r = (int)n;
+out:
+	k = errno;
+	unsetenv("LISTEN_FDS");
+	unsetenv("LISTEN_PID");
+	unsetenv("LISTEN_FDNAMES");
+	errno = k;
+	return r;
 }

@@ -34,6 +34,14 @@ void listen_close(struct listener *l);
 /* "name:name:..." for LISTEN_FDNAMES, malloc'd; NULL with errno ENOMEM. */
 char *listen_fdnames(const struct listener *ls, int n);
 
+/* Socket activation handed to this process: LISTEN_PID is our pid and
+ * LISTEN_FDS counts fds 3... Returns that count (0 when none is meant for
+ * us), makes those fds close-on-exec, and sets *names to a malloc'd
+ * LISTEN_FDNAMES (each missing name "unknown"; NULL when the count is 0).
+ * The three variables are removed from the environment either way. -1
+ * with errno: EINVAL (malformed, or an fd that is not open), ENOMEM. */
+int listen_inherit(char **names);
+
 /* In a child: announce n sockets (fds 3..) named by names, with
  * LISTEN_PID the caller's pid; n 0 removes the three variables. 0, or -1
  * with errno. */

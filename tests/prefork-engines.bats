@@ -222,3 +222,67 @@ two_sleepers() { [ "$(sleepers "$1" | wc -l)" -eq 2 ]; }
 		grep -q -- "--$o" <<< "$output" || { echo "missing --$o"; false; }
 	done
 }
+
+envfiles_are() { [ "$(ls "$1" 2>/dev/null | wc -l)" -ge "$2" ]; }
+all_new() {
+	local k
+	[ "$(nkids "$1")" -eq "$3" ] || return 1
+	for k in $(kids "$1"); do
+		case " $2 " in *" $k "*) return 1 ;; esac
+	done
+}
+
+@test "prefork: adopts systemd-socket-activate's socket; three HUPs refuse no connection" {
+	command -v systemd-socket-activate >/dev/null ||
+	    skip "systemd-socket-activate is not installed"
+	mkdir env
+	spawn_bg systemd-socket-activate -l "$PWD/sa.sock" --fdname=web \
+	    prefork -n 2 -t "$T-$BATS_TEST_NUMBER-a" -- pfserve -e env -D 50
+	local m=$! c old
+	# The launcher starts prefork at the first connection: the client's.
+	wait_for 5 test -S sa.sock
+	pfclient -s stop -t 60 "unix:$PWD/sa.sock" > client.out 3>&- &
+	c=$!
+	track "$c"
+	wait_for 10 envfiles_are env 2
+	# Each worker saw LISTEN_PID = its own pid ("ok") and the name.
+	! grep -v ' ok ' env/*
+	grep -q ' web$' env/*
+	sleep 0.3
+	for _ in 1 2 3; do
+		old=$(kids "$m" | tr '\n' ' ')
+		kill -HUP "$m"
+		wait_for 10 all_new "$m" "$old" 2
+	done
+	sleep 0.2
+	touch stop
+	wait "$c" || true
+	cat client.out
+	read -r _ ok _ fail _ < client.out
+	[ "$fail" -eq 0 ]
+	[ "$ok" -gt 20 ]
+	[ "$(ls env | wc -l)" -eq 8 ]
+	! grep -v ' ok ' env/*
+}
+
+@test "prefork: inherited sockets come first, then -l; LISTEN_FDNAMES in that order" {
+	command -v systemd-socket-activate >/dev/null ||
+	    skip "systemd-socket-activate is not installed"
+	spawn_bg systemd-socket-activate -l "$PWD/a.sock" --fdname=outer \
+	    prefork -n 1 -t "$T-$BATS_TEST_NUMBER-a" -l "mine=unix:$PWD/b.sock" -- \
+	    sh -c 'echo "$LISTEN_FDS $LISTEN_FDNAMES" > seen.t; mv seen.t seen;
+	    exec sleep 300'
+	wait_for 5 test -S a.sock
+	pfclient -c 1 -t 3 "unix:$PWD/a.sock" > /dev/null 3>&- &
+	track $!
+	wait_for 10 test -f seen
+	[ "$(cat seen)" = "2 outer:mine" ]
+}
+
+@test "prefork: LISTEN_FDS meant for another pid is ignored and not passed on" {
+	LISTEN_FDS=1 LISTEN_PID=1 LISTEN_FDNAMES=x spawn_bg prefork -n 1 \
+	    -t "$T-$BATS_TEST_NUMBER-a" -- sh -c 'echo "${LISTEN_FDS-unset}" > seen.t;
+	    mv seen.t seen; exec sleep 300'
+	wait_for 10 test -f seen
+	[ "$(cat seen)" = unset ]
+}
