@@ -18,6 +18,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +31,7 @@
 #include "listen.h"
 #include "loop.h"
 #include "msg.h"
+#include "notify.h"
 #include "out.h"
 #include "parse.h"
 #include "pidfile.h"
@@ -66,6 +68,9 @@ struct prefork {
 	int devnull, pidfd;
 	char *fdnames;
 	int *passfds, npass;	/* sockets for the workers (fds 3..) */
+	struct notify nt;	/* NOTIFY_SOCKET, or inactive */
+	int ready;		/* READY=1 sent for the current state */
+	int rolling;		/* a reload runs: READY=1 when it is done */
 	int failed;		/* exit 1 in dispatch mode */
 	int gave_up;		/* --max-restarts hit: exit 1 */
 };
@@ -494,10 +499,12 @@ on_pool_event(void *arg, const struct pool_event *e)
 		on_exited(pf, e);
 		break;
 	case POOL_RELOAD_FAILED:
+		pf->rolling = 0;
 		warn("reload stopped: cannot start worker %d: %s", e->slot,
 		    strerror(e->err));
 		break;
 	case POOL_RELOAD_DONE:
+		pf->rolling = 0;
 		verbose("reload to generation %ld done", e->gen);
 		break;
 	case POOL_GAVE_UP:
@@ -582,9 +589,56 @@ on_dispatch_event(void *arg, const struct dispatch_event *e)
 
 /* ---- signals ---- */
 
+/* Tell the service manager (NOTIFY_SOCKET) what we are doing. */
+static void
+tell(struct prefork *pf, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void
+tell(struct prefork *pf, const char *fmt, ...)
+{
+	char m[256];
+	va_list ap;
+
+	if (pf->nt.fd < 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(m, sizeof(m), fmt, ap);
+	va_end(ap);
+	if (notify_send(&pf->nt, m) < 0)
+		warn("NOTIFY_SOCKET %s:", pf->nt.path);
+}
+
+/* READY=1 once every wanted worker is up and no reload is under way. */
+static void
+tell_ready(struct prefork *pf)
+{
+	int n = pool_size(pf->pool);
+
+	if (pf->ready || pf->rolling || pool_stopping(pf->pool) ||
+	    pool_current(pf->pool) < n)
+		return;
+	pf->ready = 1;
+	tell(pf, "READY=1\nSTATUS=%d workers up, generation %ld", n,
+	    pool_generation(pf->pool));
+}
+
+static void
+on_watchdog(struct loop *l, void *arg)
+{
+	struct prefork *pf = arg;
+
+	tell(pf, "WATCHDOG=1");
+	if (loop_timer(l, clock_mono() + pf->nt.watchdog / 2, on_watchdog,
+	    pf) < 0)
+		warn("watchdog timer:");
+}
+
 static void
 stop(struct prefork *pf, int now)
 {
+	if (!pool_stopping(pf->pool))
+		tell(pf, "STOPPING=1");
 	if (pf->disp != NULL)
 		dispatch_stop(pf->disp);
 	pool_stop(pf->pool, now);
@@ -614,9 +668,13 @@ on_signal(struct loop *l, int sig, void *arg)
 		stop(pf, 1);
 		break;
 	case SIGHUP:
-		if (!pool_stopping(pf->pool))
-			verbose("reloading: generation %ld",
-			    pool_reload(pf->pool));
+		if (pool_stopping(pf->pool))
+			break;
+		pf->ready = 0;
+		pf->rolling = 1;
+		tell(pf, "RELOADING=1\nMONOTONIC_USEC=%lld\nSTATUS=reloading",
+		    (long long)(clock_mono() / 1000));
+		verbose("reloading: generation %ld", pool_reload(pf->pool));
 		break;
 	case SIGTTIN:
 	case SIGTTOU:
@@ -725,6 +783,11 @@ loop_setup(struct prefork *pf)
 			die(125, "loop:");
 	if ((pf->devnull = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0)
 		die(125, "/dev/null:");
+	if (notify_init(&pf->nt) < 0)
+		warn("NOTIFY_SOCKET:");
+	if (pf->nt.watchdog > 0 && loop_timer(pf->loop, clock_mono() +
+	    pf->nt.watchdog / 2, on_watchdog, pf) < 0)
+		die(125, "loop:");
 }
 
 static void
@@ -789,6 +852,7 @@ run(struct prefork *pf)
 			warn("write error on stdout:");
 			pf->failed = 1;
 		}
+		tell_ready(pf);
 		if (out_dead(&pf->out) && !pool_stopping(pf->pool))
 			stop(pf, 0);
 		if (pool_live(pf->pool) == 0 && (pool_stopping(pf->pool) ||
@@ -816,6 +880,7 @@ finish(struct prefork *pf)
 	pool_free(pf->pool);
 	dispatch_free(pf->disp);
 	close(pf->devnull);
+	notify_close(&pf->nt);
 	loop_free(pf->loop);
 	cleanup();
 	free(pf->passfds);

@@ -696,6 +696,16 @@ pool_size(const struct pool *p)
 }
 
 int
+pool_current(const struct pool *p)
+{
+	int i, n = 0;
+
+	for (i = 0; i < p->c.n; i++)
+		n += p->slots[i]->w != NULL;
+	return n;
+}
+
+int
 pool_live(const struct pool *p)
 {
 	return p->nlive;

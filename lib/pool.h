@@ -152,8 +152,10 @@ int pool_fill(struct pool *p);
 /* Cancel pending restarts (no more work for new workers). */
 void pool_hold(struct pool *p);
 
-/* Wanted workers; live workers (current and retiring); 1 once stopping. */
+/* Wanted workers; current workers (slots filled); live workers (current
+ * and retiring); 1 once stopping. */
 int pool_size(const struct pool *p);
+int pool_current(const struct pool *p);
 int pool_live(const struct pool *p);
 int pool_stopping(const struct pool *p);
 long pool_generation(const struct pool *p);

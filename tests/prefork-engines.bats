@@ -286,3 +286,47 @@ all_new() {
 	wait_for 10 test -f seen
 	[ "$(cat seen)" = unset ]
 }
+
+# Every live child of $1 has written env/PID with generation $2.
+all_gen() {
+	local p g
+	for p in $(kids "$1"); do
+		[ -f "env/$p" ] || return 1
+		read -r _ _ _ _ g _ < "env/$p"
+		[ "$g" = "$2" ] || return 1
+	done
+}
+
+@test "prefork: NOTIFY_SOCKET hears READY=1 when all are up, RELOADING=1 then READY=1 around HUP, STOPPING=1" {
+	spawn_bg pfnotify "$PWD/n.sock" msgs
+	wait_for 5 test -S n.sock
+	mkdir env
+	NOTIFY_SOCKET=$PWD/n.sock spawn_bg prefork -n 3 \
+	    -t "$T-$BATS_TEST_NUMBER-n" -- pfworker -s -e env
+	local m=$!
+	wait_for 10 lines_of msgs 1 READY=1
+	[ "$(nkids "$m")" -eq 3 ]
+	[ "$(cut -d' ' -f2- msgs)" = "READY=1 STATUS=3 workers up, generation 0" ]
+	kill -HUP "$m"
+	wait_for 20 lines_of msgs 2 READY=1
+	# The roll was over: every worker of generation 1.
+	wait_for 5 all_gen "$m" 1
+	[ "$(nkids "$m")" -eq 3 ]
+	sed -n 2p msgs | grep -Eq '^[0-9]+ RELOADING=1 MONOTONIC_USEC=[0-9]+ STATUS=reloading$'
+	[ "$(sed -n 3p msgs | cut -d' ' -f2-)" = "READY=1 STATUS=3 workers up, generation 1" ]
+	kill -TERM "$m"
+	wait_for 10 gone "$m"
+	[ "$(sed -n 4p msgs | cut -d' ' -f2-)" = "STOPPING=1" ]
+	[ "$(wc -l < msgs)" -eq 4 ]
+}
+
+@test "prefork: WATCHDOG_USEC gets WATCHDOG=1 pings; workers do not see NOTIFY_SOCKET" {
+	spawn_bg pfnotify "$PWD/n.sock" msgs
+	wait_for 5 test -S n.sock
+	NOTIFY_SOCKET=$PWD/n.sock WATCHDOG_USEC=200000 spawn_bg prefork -n 1 \
+	    -t "$T-$BATS_TEST_NUMBER-n" -- sh -c 'echo "${NOTIFY_SOCKET-unset} ${WATCHDOG_USEC-unset}" > seen.t;
+	    mv seen.t seen; exec sleep 300'
+	wait_for 10 test -f seen
+	[ "$(cat seen)" = "unset unset" ]
+	wait_for 5 lines_of msgs 5 WATCHDOG=1
+}
