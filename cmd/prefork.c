@@ -422,41 +422,16 @@ on_wanted(void *arg)
 	return pf->disp == NULL || dispatch_work_left(pf->disp);
 }
 
-/* "exited with status 3", "killed by signal KILL". */
-static const char *
-status_text(int st, char *buf, size_t size)
-{
-	char name[32];
-
-	if (WIFEXITED(st))
-		snprintf(buf, size, "exited with status %d", WEXITSTATUS(st));
-	else if (WIFSIGNALED(st))
-		snprintf(buf, size, "killed by signal %s%s",
-		    signal_name(WTERMSIG(st), name, sizeof(name)),
-		    WCOREDUMP(st) ? " (core dumped)" : "");
-	else
-		snprintf(buf, size, "ended with status 0x%x", st);
-	return buf;
-}
-
+/* Say what happened, at the level the module chose. */
 static void
-on_exited(struct prefork *pf, const struct pool_event *e)
+say(int level, const char *text)
 {
-	char how[64], d[32];
-	long pid = (long)e->w->pid;
-
-	(void)pf;
-	status_text(e->status, how, sizeof(how));
-	if (e->delay > 0)
-		notice("worker %d (pid %ld) %s; restarting in %s", e->slot,
-		    pid, how, duration_fmt(e->delay, d, sizeof(d)));
-	else if (e->delay == 0)
-		notice("worker %d (pid %ld) %s; restarting", e->slot, pid,
-		    how);
-	else if (!e->quiet)
-		notice("worker %d (pid %ld) %s", e->slot, pid, how);
+	if (level == POOL_LOG_WARN)
+		warn("%s", text);
+	else if (level == POOL_LOG_NOTICE)
+		notice("%s", text);
 	else
-		verbose("worker %d (pid %ld) %s", e->slot, pid, how);
+		verbose("%s", text);
 }
 
 static void
@@ -464,58 +439,21 @@ on_pool_event(void *arg, const struct pool_event *e)
 {
 	struct prefork *pf = arg;
 	const struct pool_worker *w = e->w;
-	char d[32];
+	char t[512];
 
-	switch (e->type) {
-	case POOL_STARTED:
-		if (pf->disp != NULL && dispatch_worker_started(pf->disp,
-		    w->data, w->slot, w->pid, (void *)w) < 0)
-			warn("worker %d (pid %ld): cannot watch its pipes:",
-			    w->slot, (long)w->pid);
-		verbose("worker %d (pid %ld) started, generation %ld", w->slot,
-		    (long)w->pid, w->gen);
-		break;
-	case POOL_START_FAILED:
-		if (e->delay < 0)
-			warn("worker %d: cannot schedule a restart: %s",
-			    e->slot, strerror(e->err));
-		else
-			warn("worker %d: cannot run '%s': %s; retrying in %s",
-			    e->slot, pf->o->cmd[0], strerror(e->err),
-			    duration_fmt(e->delay, d, sizeof(d)));
-		break;
-	case POOL_STOPPING:
-		verbose("stopping worker %d (pid %ld)", w->slot, (long)w->pid);
-		break;
-	case POOL_KILLING:
-		verbose("worker %d (pid %ld) still running after the grace "
-		    "time; killing it", w->slot, (long)w->pid);
-		break;
-	case POOL_EXPIRED:
-		verbose("worker %d (pid %ld) reached its lifetime", w->slot,
+	if (e->type == POOL_STARTED && pf->disp != NULL &&
+	    dispatch_worker_started(pf->disp, w->data, w->slot, w->pid,
+	    (void *)w) < 0)
+		warn("worker %d (pid %ld): cannot watch its pipes:", w->slot,
 		    (long)w->pid);
-		break;
-	case POOL_EXITED:
-		on_exited(pf, e);
-		break;
-	case POOL_RELOAD_FAILED:
+	if (e->type == POOL_RELOAD_FAILED || e->type == POOL_RELOAD_DONE)
 		pf->rolling = 0;
-		warn("reload stopped: cannot start worker %d: %s", e->slot,
-		    strerror(e->err));
-		break;
-	case POOL_RELOAD_DONE:
-		pf->rolling = 0;
-		verbose("reload to generation %ld done", e->gen);
-		break;
-	case POOL_GAVE_UP:
-		warn("worker %d crashed more than %d times within %s; "
-		    "giving up", e->slot, pf->o->max_restarts,
-		    duration_fmt(pf->o->restart_window, d, sizeof(d)));
+	if (e->type == POOL_GAVE_UP) {
 		pf->gave_up = 1;
 		if (pf->disp != NULL)
 			dispatch_stop(pf->disp);
-		break;
 	}
+	say(pool_event_text(pf->pool, e, t, sizeof(t)), t);
 }
 
 /* ---- dispatch's callbacks ---- */
@@ -544,47 +482,11 @@ static void
 on_dispatch_event(void *arg, const struct dispatch_event *e)
 {
 	struct prefork *pf = arg;
+	char t[512];
 
 	if (e->fail)
 		pf->failed = 1;
-	errno = e->err;
-	switch (e->type) {
-	case DISPATCH_TOO_LONG:
-		warn("record of %zu bytes skipped: longer than %zu", e->len,
-		    e->max);
-		break;
-	case DISPATCH_READ_ERROR:
-		warn("read error on stdin:");
-		break;
-	case DISPATCH_WRITE_ERROR:
-		warn("write error on stdout:");
-		break;
-	case DISPATCH_DIED_MID_RECORD:
-		warn("worker %d (pid %ld) died in the middle of a record; "
-		    "its rest is dropped", e->slot, (long)e->pid);
-		break;
-	case DISPATCH_RESEND:
-		warn("worker %d (pid %ld) died before replying to '%s'; "
-		    "sending it again", e->slot, (long)e->pid, e->text);
-		break;
-	case DISPATCH_GAVE_UP:
-		warn("worker %d (pid %ld) died before replying to '%s'; "
-		    "giving up after %d tries", e->slot, (long)e->pid,
-		    e->text, e->tries);
-		break;
-	case DISPATCH_REPLY_CUT:
-		warn("worker %d (pid %ld): reply longer than %zu bytes cut",
-		    e->slot, (long)e->pid, e->max);
-		break;
-	case DISPATCH_STRANDED:
-		warn("no worker left to take the remaining records; "
-		    "dropping them");
-		break;
-	case DISPATCH_RECYCLE:
-		verbose("worker %d (pid %ld) served %lu records; recycling it",
-		    e->slot, (long)e->pid, e->count);
-		break;
-	}
+	say(dispatch_event_text(e, t, sizeof(t)), t);
 }
 
 /* ---- signals ---- */

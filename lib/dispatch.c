@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -1072,4 +1073,51 @@ dispatch_free(struct dispatch *d)
 		io_records_free(&d->rd);
 	free(d->cur);
 	free(d);
+}
+
+int
+dispatch_event_text(const struct dispatch_event *e, char *buf, size_t size)
+{
+	long pid = (long)e->pid;
+
+	switch (e->type) {
+	case DISPATCH_TOO_LONG:
+		snprintf(buf, size, "record of %zu bytes skipped: longer than "
+		    "%zu", e->len, e->max);
+		return 2;
+	case DISPATCH_READ_ERROR:
+		snprintf(buf, size, "read error on stdin: %s", strerror(e->err));
+		return 2;
+	case DISPATCH_WRITE_ERROR:
+		snprintf(buf, size, "write error on stdout: %s",
+		    strerror(e->err));
+		return 2;
+	case DISPATCH_DIED_MID_RECORD:
+		snprintf(buf, size, "worker %d (pid %ld) died in the middle of "
+		    "a record; its rest is dropped", e->slot, pid);
+		return 2;
+	case DISPATCH_RESEND:
+		snprintf(buf, size, "worker %d (pid %ld) died before replying "
+		    "to '%s'; sending it again", e->slot, pid, e->text);
+		return 2;
+	case DISPATCH_GAVE_UP:
+		snprintf(buf, size, "worker %d (pid %ld) died before replying "
+		    "to '%s'; giving up after %d tries", e->slot, pid, e->text,
+		    e->tries);
+		return 2;
+	case DISPATCH_REPLY_CUT:
+		snprintf(buf, size, "worker %d (pid %ld): reply longer than %zu "
+		    "bytes cut", e->slot, pid, e->max);
+		return 2;
+	case DISPATCH_STRANDED:
+		snprintf(buf, size, "no worker left to take the remaining "
+		    "records; dropping them");
+		return 2;
+	case DISPATCH_RECYCLE:
+		snprintf(buf, size, "worker %d (pid %ld) served %lu records; "
+		    "recycling it", e->slot, pid, e->count);
+		return 0;
+	}
+	snprintf(buf, size, "event %d", (int)e->type);
+	return 0;
 }

@@ -83,6 +83,11 @@ struct dispatch_conf {
 	struct out *out;
 };
 
+/* The one-line text for e, without the program name, into buf. Returns
+ * its level as pool_event_text does: 2 warning, 1 notice, 0 verbose. */
+int dispatch_event_text(const struct dispatch_event *e, char *buf,
+    size_t size);
+
 /* NULL with errno. */
 struct dispatch *dispatch_new(struct loop *l, const struct dispatch_conf *c,
     const struct dispatch_ops *ops);

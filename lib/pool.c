@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "parse.h"
 #include "pool.h"
 
 struct worker {
@@ -754,4 +755,82 @@ pool_free(struct pool *p)
 	}
 	free(p->slots);
 	free(p);
+}
+
+/* "exited with status 3", "killed by signal KILL". */
+static void
+status_text(int st, char *buf, size_t size)
+{
+	char name[32];
+
+	if (WIFEXITED(st))
+		snprintf(buf, size, "exited with status %d", WEXITSTATUS(st));
+	else if (WIFSIGNALED(st))
+		snprintf(buf, size, "killed by signal %s%s",
+		    signal_name(WTERMSIG(st), name, sizeof(name)),
+		    WCOREDUMP(st) ? " (core dumped)" : "");
+	else
+		snprintf(buf, size, "ended with status 0x%x", st);
+}
+
+int
+pool_event_text(const struct pool *p, const struct pool_event *e, char *buf,
+    size_t size)
+{
+	const struct pool_worker *w = e->w;
+	long pid = w ? (long)w->pid : 0;
+	char how[64], d[32];
+
+	if (e->delay >= 0)
+		duration_fmt(e->delay, d, sizeof(d));
+	switch (e->type) {
+	case POOL_STARTED:
+		snprintf(buf, size, "worker %d (pid %ld) started, generation "
+		    "%ld", e->slot, pid, w->gen);
+		return POOL_LOG_VERBOSE;
+	case POOL_START_FAILED:
+		if (e->delay < 0)
+			snprintf(buf, size, "worker %d: cannot schedule a "
+			    "restart: %s", e->slot, strerror(e->err));
+		else
+			snprintf(buf, size, "worker %d: cannot run '%s': %s; "
+			    "retrying in %s", e->slot, p->c.cmd[0],
+			    strerror(e->err), d);
+		return POOL_LOG_WARN;
+	case POOL_STOPPING:
+		snprintf(buf, size, "stopping worker %d (pid %ld)", e->slot,
+		    pid);
+		return POOL_LOG_VERBOSE;
+	case POOL_KILLING:
+		snprintf(buf, size, "worker %d (pid %ld) still running after "
+		    "the grace time; killing it", e->slot, pid);
+		return POOL_LOG_VERBOSE;
+	case POOL_EXPIRED:
+		snprintf(buf, size, "worker %d (pid %ld) reached its lifetime",
+		    e->slot, pid);
+		return POOL_LOG_VERBOSE;
+	case POOL_EXITED:
+		status_text(e->status, how, sizeof(how));
+		if (e->delay > 0)
+			snprintf(buf, size, "worker %d (pid %ld) %s; restarting "
+			    "in %s", e->slot, pid, how, d);
+		else
+			snprintf(buf, size, "worker %d (pid %ld) %s%s", e->slot,
+			    pid, how, e->delay == 0 ? "; restarting" : "");
+		return e->quiet ? POOL_LOG_VERBOSE : POOL_LOG_NOTICE;
+	case POOL_RELOAD_FAILED:
+		snprintf(buf, size, "reload stopped: cannot start worker %d: "
+		    "%s", e->slot, strerror(e->err));
+		return POOL_LOG_WARN;
+	case POOL_RELOAD_DONE:
+		snprintf(buf, size, "reload to generation %ld done", e->gen);
+		return POOL_LOG_VERBOSE;
+	case POOL_GAVE_UP:
+		snprintf(buf, size, "worker %d crashed more than %d times "
+		    "within %s; giving up", e->slot, p->c.max_restarts,
+		    duration_fmt(p->c.restart_window, d, sizeof(d)));
+		return POOL_LOG_WARN;
+	}
+	snprintf(buf, size, "event %d", (int)e->type);
+	return POOL_LOG_VERBOSE;
 }

@@ -26,6 +26,7 @@
 #ifndef PKIT_POOL_H
 #define PKIT_POOL_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -163,6 +164,15 @@ long pool_generation(const struct pool *p);
 /* Free the memory of reaped workers (after each loop round: callbacks
  * queued for them may still run in the round that reaped them). */
 void pool_collect(struct pool *p);
+
+/* Levels for the text of an event. */
+enum { POOL_LOG_VERBOSE, POOL_LOG_NOTICE, POOL_LOG_WARN };
+
+/* The one-line text for e ("worker 3 (pid 812) exited with status 1;
+ * restarting in 400ms"), without the program name, into buf. Returns its
+ * level: POOL_LOG_WARN, POOL_LOG_NOTICE or POOL_LOG_VERBOSE. */
+int pool_event_text(const struct pool *p, const struct pool_event *e,
+    char *buf, size_t size);
 
 /* Free the pool (workers should be gone). */
 void pool_free(struct pool *p);
