@@ -122,7 +122,7 @@ int
 io_records_take(struct io_records *r, char **rec, size_t *len)
 {
 	char *p, *d;
-	size_t avail;
+	size_t avail, used;
 
 	if (r->buf == NULL)
 		return r->eof ? IO_EOF : IO_MORE;
@@ -133,20 +133,18 @@ io_records_take(struct io_records *r, char **rec, size_t *len)
 		    avail - r->scan) : NULL;
 		if (r->skipping) {
 			/* Inside an oversized record: drop bytes up to its end. */
-			if (d == NULL) {
-				r->skipping += avail;
-				r->start = r->end = r->scan = 0;
-				if (!r->eof)
-					return IO_MORE;
-				*len = r->skipping - 1;
-				r->skipping = 0;
+			used = io_skip(&r->skipping, p, avail, r->delim, len);
+			if (r->skipping == 0) {
+				r->start += used;
+				r->scan = 0;
+				*rec = NULL;
 				return IO_TOOLONG;
 			}
-			*len = r->skipping - 1 + (size_t)(d - p);
+			r->start = r->end = r->scan = 0;
+			if (!r->eof)
+				return IO_MORE;
+			*len = r->skipping - 1;
 			r->skipping = 0;
-			r->start += (size_t)(d - p) + 1;
-			r->scan = 0;
-			*rec = NULL;
 			return IO_TOOLONG;
 		}
 		if (d != NULL && (size_t)(d - p) <= r->max) {
@@ -177,6 +175,20 @@ io_records_take(struct io_records *r, char **rec, size_t *len)
 		}
 		return IO_MORE;
 	}
+}
+
+size_t
+io_skip(size_t *skipping, const char *p, size_t n, int delim, size_t *len)
+{
+	const char *d = n > 0 ? memchr(p, delim, n) : NULL;
+
+	if (d == NULL) {
+		*skipping += n;
+		return n;
+	}
+	*len = *skipping - 1 + (size_t)(d - p);
+	*skipping = 0;
+	return (size_t)(d - p) + 1;
 }
 
 ssize_t

@@ -52,6 +52,14 @@ int io_records_take(struct io_records *r, char **rec, size_t *len);
  * (EAGAIN on a non-blocking fd; EINTR is retried). */
 ssize_t io_records_fill(struct io_records *r);
 
+/* Dropping an oversized record piece by piece: *skipping is 0 when not
+ * inside one, else 1 + the bytes dropped so far (start it at 1 + the
+ * bytes already dropped). Drops p[0..n) up to and including the next
+ * delim and returns how many bytes that is; when the record ends there,
+ * *len gets its whole length (without the delimiter) and *skipping is 0. */
+size_t io_skip(size_t *skipping, const char *p, size_t n, int delim,
+    size_t *len);
+
 /* Blocking convenience: take, filling as needed. Returns IO_REC,
  * IO_TOOLONG, IO_EOF, or -1 with errno. */
 int io_records_next(struct io_records *r, char **rec, size_t *len);

@@ -1,5 +1,6 @@
 /* loop: one event loop over signals, fds and timers. Signals are blocked
- * and read from a signalfd (or a self-pipe where that is missing), so no
+ * and read from a signalfd (Linux only: there is no self-pipe fallback;
+ * loop_signal fails with signalfd's errno where it is missing), so no
  * work ever happens in a signal handler. Timers are absolute monotonic
  * times in ns; the wait is ppoll with ns precision. Callbacks may add and
  * remove fds, signals and timers freely, including their own. */

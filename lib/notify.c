@@ -1,0 +1,86 @@
+/* notify: sd_notify without libsystemd. */
+#include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "notify.h"
+#include "parse.h"
+
+static void
+watchdog_init(struct notify *n)
+{
+	const char *us = getenv("WATCHDOG_USEC"), *pid = getenv("WATCHDOG_PID");
+	long long v, p;
+
+	n->watchdog = 0;
+	if (us == NULL || int_parse(us, 1, INT64_MAX / 1000, &v) < 0)
+		return;
+	if (pid != NULL && (int_parse(pid, 1, 0x7fffffff, &p) < 0 ||
+	    p != (long long)getpid()))
+		return;
+	n->watchdog = (int64_t)v * 1000;
+}
+
+int
+notify_init(struct notify *n)
+{
+	const char *path = getenv("NOTIFY_SOCKET");
+	int r = 0;
+
+	n->fd = -1;
+	n->path[0] = '\0';
+	n->watchdog = 0;
+	if (path != NULL && *path != '\0') {
+		if ((path[0] != '/' && path[0] != '@') ||
+		    strlen(path) >= sizeof(n->path)) {
+			errno = EINVAL;
+			r = -1;
+		} else if ((n->fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC,
+		    0)) < 0)
+			r = -1;
+		else {
+			strcpy(n->path, path);
+			watchdog_init(n);
+			r = 1;
+		}
+	}
+	unsetenv("NOTIFY_SOCKET");
+	unsetenv("WATCHDOG_USEC");
+	unsetenv("WATCHDOG_PID");
+	return r;
+}
+
+int
+notify_send(const struct notify *n, const char *msg)
+{
+	struct sockaddr_un sa;
+	size_t len = strlen(n->path);
+	ssize_t r;
+
+	if (n->fd < 0)
+		return 0;
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	memcpy(sa.sun_path, n->path, len);
+	if (sa.sun_path[0] == '@')
+		sa.sun_path[0] = '\0';	/* abstract namespace */
+	while ((r = sendto(n->fd, msg, strlen(msg), MSG_NOSIGNAL,
+	    (struct sockaddr *)&sa, (socklen_t)(offsetof(struct sockaddr_un,
+	    sun_path) + len))) < 0 && errno == EINTR)
+		;
+	return r < 0 ? -1 : 0;
+}
+
+void
+notify_close(struct notify *n)
+{
+	if (n->fd >= 0)
+		close(n->fd);
+	n->fd = -1;
+}

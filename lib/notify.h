@@ -1,0 +1,28 @@
+/* notify: the sending side of systemd's readiness protocol (sd_notify):
+ * datagrams of "NAME=VALUE" lines to the unix socket named by
+ * NOTIFY_SOCKET (a path, or "@name" in the abstract namespace), and the
+ * watchdog interval WATCHDOG_USEC. */
+#ifndef PKIT_NOTIFY_H
+#define PKIT_NOTIFY_H
+
+#include <stdint.h>
+
+struct notify {
+	int fd;			/* -1: no NOTIFY_SOCKET, sending is a no-op */
+	char path[108];
+	int64_t watchdog;	/* ns between pings the manager expects, or 0 */
+};
+
+/* Read NOTIFY_SOCKET (and WATCHDOG_USEC when WATCHDOG_PID is unset or our
+ * pid) and remove them from the environment, so children do not talk to
+ * the manager in our name. Returns 1 with a socket ready, 0 when none is
+ * asked for, -1 with errno (EINVAL for a bad address, or socket's). */
+int notify_init(struct notify *n);
+
+/* Send one datagram of "\n"-separated assignments (no trailing newline
+ * needed). 0 (also when inactive), or -1 with errno. */
+int notify_send(const struct notify *n, const char *msg);
+
+void notify_close(struct notify *n);
+
+#endif

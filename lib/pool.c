@@ -1,0 +1,836 @@
+/* pool: supervision of a set of worker processes (see pool.h). */
+#include <errno.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "parse.h"
+#include "pool.h"
+
+struct worker {
+	struct pool_worker pub;	/* first: the caller sees this part */
+	struct worker *next;	/* in the live list, then the graveyard */
+	struct pool *pool;
+	int dead;		/* reaped: queued timers must ignore it */
+	int expired;		/* lifetime: due for replacement */
+	long grace_timer, life_timer;
+};
+
+struct slot {
+	struct pool *pool;
+	int i;
+	struct worker *w;	/* current worker or NULL */
+	int quick;		/* deaths in a row that came too soon */
+	long timer;		/* restart timer, 0 when none */
+	int64_t *deaths;	/* max_restarts: ring of recent crash times */
+	int ndeaths;
+	int nretiring;		/* retired workers of this slot still alive */
+	int deferred;		/* a recycle waits for them to go */
+};
+
+struct pool {
+	struct loop *loop;
+	struct pool_conf c;
+	struct pool_ops ops;
+	int stopping;
+	long gen;
+	int rolling;
+	struct worker *roll_old;
+	struct slot **slots;	/* stable: timers point at them */
+	int nslots;		/* allocated; c.n are wanted */
+	struct worker *live, *grave;
+	int nlive;
+	int started_any;
+	uint64_t rnd;
+};
+
+static int slot_start(struct pool *, int);
+static void roll_next(struct pool *);
+
+/* a + b for deadlines, saturated: durations near the int64 limit must
+ * not wrap into the past. */
+static int64_t
+sat_add(int64_t a, int64_t b)
+{
+	if (b > 0 && a > INT64_MAX - b)
+		return INT64_MAX;
+	return a + b;
+}
+
+static uint64_t
+rnd_next(struct pool *p)
+{
+	p->rnd ^= p->rnd << 13;
+	p->rnd ^= p->rnd >> 7;
+	p->rnd ^= p->rnd << 17;
+	return p->rnd;
+}
+
+static void
+emit(struct pool *p, enum pool_event_type type, struct worker *w, int slot)
+{
+	struct pool_event e;
+
+	memset(&e, 0, sizeof(e));
+	e.type = type;
+	e.w = w ? &w->pub : NULL;
+	e.slot = w ? w->pub.slot : slot;
+	e.delay = -1;
+	e.gen = p->gen;
+	if (p->ops.event)
+		p->ops.event(p->ops.arg, &e);
+}
+
+static void
+emit_err(struct pool *p, enum pool_event_type type, int slot, int err,
+    int64_t delay)
+{
+	struct pool_event e;
+
+	memset(&e, 0, sizeof(e));
+	e.type = type;
+	e.slot = slot;
+	e.err = err;
+	e.delay = delay;
+	e.gen = p->gen;
+	if (p->ops.event)
+		p->ops.event(p->ops.arg, &e);
+}
+
+static int
+wanted(struct pool *p)
+{
+	return p->ops.wanted == NULL || p->ops.wanted(p->ops.arg);
+}
+
+/* Signal a worker, or its process group when it leads one. */
+static void
+worker_kill(struct worker *w, int sig)
+{
+	if (w->pool->c.pgroup)
+		(void)kill(-w->pub.pid, sig);
+	else
+		(void)kill(w->pub.pid, sig);
+}
+
+static void
+on_grace(struct loop *l, void *arg)
+{
+	struct worker *w = arg;
+
+	(void)l;
+	w->grace_timer = 0;
+	if (w->dead)
+		return;
+	emit(w->pool, POOL_KILLING, w, 0);
+	w->pub.signalled = 1;
+	worker_kill(w, SIGKILL);
+}
+
+static void
+on_lifetime(struct loop *l, void *arg)
+{
+	struct worker *w = arg;
+
+	(void)l;
+	w->life_timer = 0;
+	if (w->dead || w->pub.retiring)
+		return;
+	emit(w->pool, POOL_EXPIRED, w, 0);
+	w->expired = 1;
+	roll_next(w->pool);
+}
+
+struct child_arg {
+	struct pool *p;
+	struct worker *w;
+};
+
+static int
+child_hook(void *arg)
+{
+	struct child_arg *a = arg;
+
+	return a->p->ops.child ? a->p->ops.child(a->p->ops.arg, &a->w->pub) :
+	    0;
+}
+
+/* Start a worker in slot i; it becomes the slot's current worker.
+ * Returns it, or NULL with errno. */
+static struct worker *
+worker_start(struct pool *p, int i)
+{
+	struct spawn_opts o;
+	struct child_arg ca;
+	struct worker *w;
+	char argv0[256];
+	int64_t life;
+	int e;
+
+	if ((w = calloc(1, sizeof(*w))) == NULL)
+		return NULL;
+	w->pool = p;
+	w->pub.slot = i;
+	w->pub.gen = p->gen;
+	memset(&o, 0, sizeof(o));
+	snprintf(argv0, sizeof(argv0), "%s-%d", p->c.title, i);
+	o.argv0 = argv0;
+	o.in = o.out = o.err = -1;
+	o.pdeathsig = SIGKILL;
+	o.setpgid = p->c.pgroup;
+	ca.p = p;
+	ca.w = w;
+	o.hook = child_hook;
+	o.hook_arg = &ca;
+	if (p->ops.prepare && p->ops.prepare(p->ops.arg, &w->pub, &o) < 0)
+		goto fail;
+	if ((w->pub.pid = spawn_start(p->c.cmd, &o)) < 0) {
+		e = errno;
+		if (p->ops.discard)
+			p->ops.discard(p->ops.arg, &w->pub);
+		errno = e;
+		goto fail;
+	}
+	w->pub.started = clock_mono();
+	if (p->c.lifetime > 0) {
+		/* Up to 10 % later, so workers do not all recycle at once. */
+		life = sat_add(p->c.lifetime, (int64_t)(rnd_next(p) %
+		    (uint64_t)(p->c.lifetime / 10 + 1)));
+		w->life_timer = loop_timer(p->loop, sat_add(w->pub.started,
+		    life), on_lifetime, w);
+		if (w->life_timer < 0) {
+			/* The process runs: keep it, without a lifetime. */
+			w->life_timer = 0;
+		}
+	}
+	w->next = p->live;
+	p->live = w;
+	p->nlive++;
+	p->slots[i]->w = w;
+	p->started_any = 1;
+	emit(p, POOL_STARTED, w, 0);
+	return w;
+fail:
+	e = errno;
+	free(w);
+	errno = e;
+	return NULL;
+}
+
+static void
+on_slot_timer(struct loop *l, void *arg)
+{
+	struct slot *s = arg;
+
+	(void)l;
+	s->timer = 0;
+	slot_start(s->pool, s->i);
+}
+
+/* The delay before the next start in a slot whose worker just died (or
+ * could not start): none after a worker that stayed up, else doubling
+ * from POOL_BACKOFF_MIN up to maxdelay, never below POOL_DELAY_FLOOR. */
+static int64_t
+slot_backoff(struct pool *p, struct slot *s, int64_t uptime)
+{
+	int64_t d;
+
+	if (uptime >= POOL_STABLE) {
+		s->quick = 0;
+		return 0;
+	}
+	d = POOL_BACKOFF_MIN << (s->quick < 20 ? s->quick : 20);
+	if (s->quick < 30)
+		s->quick++;
+	if (d > p->c.maxdelay)
+		d = p->c.maxdelay;
+	return d < POOL_DELAY_FLOOR ? POOL_DELAY_FLOOR : d;
+}
+
+static void
+slot_cancel(struct pool *p, struct slot *s)
+{
+	if (s->timer)
+		loop_timer_cancel(p->loop, s->timer);
+	s->timer = 0;
+}
+
+/* Restart slot i after delay. 0, or -1 with errno (no timer: the slot
+ * stays empty until pool_fill). */
+static int
+slot_schedule(struct pool *p, int i, int64_t delay)
+{
+	struct slot *s = p->slots[i];
+
+	slot_cancel(p, s);
+	s->timer = loop_timer(p->loop, sat_add(clock_mono(), delay),
+	    on_slot_timer, s);
+	if (s->timer > 0)
+		return 0;
+	s->timer = 0;
+	return -1;
+}
+
+/* Fill slot i if it is wanted and empty. A start that fails is retried
+ * with backoff, except before any worker ever ran: then COMMAND cannot
+ * run and the caller hears -1. */
+static int
+slot_start(struct pool *p, int i)
+{
+	struct slot *s = p->slots[i];
+	int64_t delay;
+	int e;
+
+	slot_cancel(p, s);
+	if (p->stopping || i >= p->c.n || s->w != NULL || !wanted(p))
+		return 0;
+	if (worker_start(p, i) != NULL)
+		return 0;
+	if (!p->started_any)
+		return -1;
+	e = errno;
+	delay = slot_backoff(p, s, 0);
+	emit_err(p, POOL_START_FAILED, i, e, delay);
+	if (slot_schedule(p, i, delay) < 0)
+		emit_err(p, POOL_START_FAILED, i, errno, -1);
+	errno = e;
+	return -1;
+}
+
+/* Ask a worker to end: the caller's way, or the stop signal; KILL after
+ * the grace time. */
+static void
+worker_stop(struct pool *p, struct worker *w)
+{
+	if (w->pub.stopping)
+		return;
+	w->pub.stopping = 1;
+	emit(p, POOL_STOPPING, w, 0);
+	if (p->ops.stop == NULL || p->ops.stop(p->ops.arg, &w->pub) < 0) {
+		w->pub.signalled = 1;
+		worker_kill(w, p->c.stopsig);
+	}
+	w->grace_timer = loop_timer(p->loop, sat_add(clock_mono(),
+	    p->c.grace), on_grace, w);
+	if (w->grace_timer < 0) {
+		/* Without a timer there would be no KILL: send it now. */
+		w->grace_timer = 0;
+		w->pub.signalled = 1;
+		worker_kill(w, SIGKILL);
+	}
+}
+
+/* Take a worker out of its slot. */
+static void
+worker_retire(struct pool *p, struct worker *w)
+{
+	struct slot *s = p->slots[w->pub.slot];
+
+	if (s->w == w)
+		s->w = NULL;
+	if (!w->pub.retiring)
+		s->nretiring++;
+	w->pub.retiring = 1;
+}
+
+static void
+worker_bury(struct pool *p, struct worker *w)
+{
+	struct worker **pp;
+
+	for (pp = &p->live; *pp; pp = &(*pp)->next)
+		if (*pp == w) {
+			*pp = w->next;
+			p->nlive--;
+			break;
+		}
+	w->dead = 1;
+	if (w->pub.retiring)
+		p->slots[w->pub.slot]->nretiring--;
+	if (p->slots[w->pub.slot]->w == w)
+		p->slots[w->pub.slot]->w = NULL;
+	if (w->grace_timer)
+		loop_timer_cancel(p->loop, w->grace_timer);
+	if (w->life_timer)
+		loop_timer_cancel(p->loop, w->life_timer);
+	w->grace_timer = w->life_timer = 0;
+	/* Freed after this loop round: timers for it may be queued. */
+	w->next = p->grave;
+	p->grave = w;
+}
+
+/* A crash in slot s: has it crashed more than max_restarts times within
+ * restart_window? 1 or 0. */
+static int
+slot_crashed(struct pool *p, struct slot *s)
+{
+	int64_t now = clock_mono();
+	int cap = p->c.max_restarts + 1, k;
+
+	if (p->c.restart_window <= 0)
+		return 0;
+	if (s->deaths == NULL &&
+	    (s->deaths = calloc((size_t)cap, sizeof(*s->deaths))) == NULL)
+		return 0;
+	/* A ring of the last cap crash times, oldest at ndeaths % cap. */
+	k = s->ndeaths % cap;
+	s->deaths[k] = now;
+	s->ndeaths++;
+	if (s->ndeaths < cap)
+		return 0;
+	return now - s->deaths[s->ndeaths % cap] <= p->c.restart_window;
+}
+
+/* A worker was reaped. */
+static void
+worker_exited(struct pool *p, struct worker *w, int st)
+{
+	struct slot *s = p->slots[w->pub.slot];
+	int cur = s->w == w;
+	int expected = w->pub.stopping || p->stopping;
+	int ok = (WIFEXITED(st) && WEXITSTATUS(st) == 0) ||
+	    (w->pub.signalled && WIFSIGNALED(st) &&
+	    (WTERMSIG(st) == p->c.stopsig || WTERMSIG(st) == SIGKILL));
+	int64_t uptime = clock_mono() - w->pub.started;
+	struct pool_event e;
+
+	if (p->ops.ended && p->ops.ended(p->ops.arg, &w->pub, st, ok))
+		expected = 1;
+	worker_bury(p, w);
+	memset(&e, 0, sizeof(e));
+	e.type = POOL_EXITED;
+	e.w = &w->pub;
+	e.slot = w->pub.slot;
+	e.status = st;
+	e.delay = -1;
+	e.gen = p->gen;
+	if (cur && !p->stopping && w->pub.slot < p->c.n && wanted(p)) {
+		if (!ok && !expected && slot_crashed(p, s)) {
+			if (p->ops.event)
+				p->ops.event(p->ops.arg, &e);
+			emit(p, POOL_GAVE_UP, NULL, w->pub.slot);
+			pool_stop(p, 0);
+			return;
+		}
+		e.delay = slot_backoff(p, s, uptime);
+	}
+	e.quiet = e.delay < 0 && expected && ok;
+	if (p->ops.event)
+		p->ops.event(p->ops.arg, &e);
+	if (e.delay == 0)
+		slot_start(p, w->pub.slot);
+	else if (e.delay > 0 && slot_schedule(p, w->pub.slot, e.delay) < 0)
+		emit_err(p, POOL_START_FAILED, w->pub.slot, errno, -1);
+	if (s->deferred && s->nretiring <= 1) {
+		s->deferred = 0;
+		slot_start(p, w->pub.slot);
+	}
+	if (w == p->roll_old) {
+		p->roll_old = NULL;
+		if (!p->c.new_first)
+			slot_start(p, w->pub.slot);
+		roll_next(p);
+	}
+}
+
+int
+pool_reap(struct pool *p)
+{
+	struct worker *w;
+	pid_t pid;
+	int st;
+
+	/* Signals coalesce: one SIGCHLD may stand for many exits. */
+	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+		for (w = p->live; w; w = w->next)
+			if (w->pub.pid == pid)
+				break;
+		if (w != NULL)
+			worker_exited(p, w, st);
+	}
+	if (pid < 0 && errno != ECHILD)
+		return -1;
+	return 0;
+}
+
+/* Replace, one slot at a time, every worker of an older generation or
+ * past its lifetime. Called on reload, on expiry and whenever the worker
+ * being replaced is reaped. */
+static void
+roll_next(struct pool *p)
+{
+	struct worker *w, *best = NULL;
+	int i;
+
+	if (p->stopping || p->roll_old != NULL)
+		return;
+	for (i = 0; i < p->c.n; i++) {
+		w = p->slots[i]->w;
+		if (w == NULL || (w->pub.gen >= p->gen && !w->expired))
+			continue;
+		if (best == NULL || w->pub.gen < best->pub.gen)
+			best = w;
+	}
+	if (best == NULL) {
+		if (p->rolling)
+			emit(p, POOL_RELOAD_DONE, NULL, 0);
+		p->rolling = 0;
+		return;
+	}
+	i = best->pub.slot;
+	worker_retire(p, best);
+	if (p->c.new_first && worker_start(p, i) == NULL) {
+		/* New before old: there is always a worker accepting. */
+		emit_err(p, POOL_RELOAD_FAILED, i, errno, -1);
+		p->slots[i]->w = best;
+		best->pub.retiring = 0;
+		best->expired = 0;
+		p->rolling = 0;
+		return;
+	}
+	p->roll_old = best;
+	worker_stop(p, best);
+}
+
+long
+pool_reload(struct pool *p)
+{
+	if (p->stopping)
+		return p->gen;
+	p->gen++;
+	p->rolling = 1;
+	roll_next(p);
+	return p->gen;
+}
+
+static int
+slots_grow(struct pool *p, int n)
+{
+	struct slot **ns;
+	int i;
+
+	if (n <= p->nslots)
+		return 0;
+	if ((ns = realloc(p->slots, (size_t)n * sizeof(*ns))) == NULL)
+		return -1;
+	p->slots = ns;
+	for (i = p->nslots; i < n; i++) {
+		if ((ns[i] = calloc(1, sizeof(**ns))) == NULL)
+			return -1;
+		ns[i]->pool = p;
+		ns[i]->i = i;
+		p->nslots = i + 1;
+	}
+	return 0;
+}
+
+struct pool *
+pool_new(struct loop *l, const struct pool_conf *conf,
+    const struct pool_ops *ops)
+{
+	struct pool *p;
+
+	if ((p = calloc(1, sizeof(*p))) == NULL)
+		return NULL;
+	p->loop = l;
+	p->c = *conf;
+	p->ops = *ops;
+	p->rnd = (uint64_t)clock_wall() ^ ((uint64_t)getpid() << 32) ^
+	    0x9e3779b97f4a7c15ULL;
+	if (p->rnd == 0)
+		p->rnd = 1;
+	if (slots_grow(p, conf->n) < 0) {
+		pool_free(p);
+		errno = ENOMEM;
+		return NULL;
+	}
+	return p;
+}
+
+int
+pool_start(struct pool *p)
+{
+	int i;
+
+	for (i = 0; i < p->c.n; i++)
+		if (slot_start(p, i) < 0 && !p->started_any)
+			return -1;
+	return 0;
+}
+
+void
+pool_stop(struct pool *p, int now)
+{
+	struct worker *w;
+	int i;
+
+	if (!p->stopping) {
+		p->stopping = 1;
+		for (i = 0; i < p->nslots; i++)
+			slot_cancel(p, p->slots[i]);
+		for (w = p->live; w; w = w->next)
+			worker_stop(p, w);
+	}
+	if (now)
+		for (w = p->live; w; w = w->next) {
+			w->pub.signalled = 1;
+			worker_kill(w, SIGKILL);
+		}
+}
+
+int
+pool_grow(struct pool *p)
+{
+	if (p->stopping) {
+		errno = EBUSY;
+		return -1;
+	}
+	if (p->c.n >= POOL_MAX_WORKERS) {
+		errno = ERANGE;
+		return -1;
+	}
+	if (slots_grow(p, p->c.n + 1) < 0) {
+		errno = ENOMEM;
+		return -1;
+	}
+	p->c.n++;
+	slot_start(p, p->c.n - 1);
+	return p->c.n;
+}
+
+int
+pool_shrink(struct pool *p)
+{
+	struct slot *s;
+
+	if (p->stopping) {
+		errno = EBUSY;
+		return -1;
+	}
+	if (p->c.n <= 1) {
+		errno = ERANGE;
+		return -1;
+	}
+	s = p->slots[--p->c.n];
+	slot_cancel(p, s);
+	s->quick = 0;
+	s->ndeaths = 0;
+	s->deferred = 0;
+	if (s->w != NULL) {
+		struct worker *w = s->w;
+
+		worker_retire(p, w);
+		worker_stop(p, w);
+	}
+	return p->c.n;
+}
+
+void
+pool_signal(struct pool *p, int sig)
+{
+	struct worker *w;
+
+	for (w = p->live; w; w = w->next)
+		(void)kill(w->pub.pid, sig);
+}
+
+void
+pool_recycle(struct pool *p, struct pool_worker *pw)
+{
+	struct worker *w = (struct worker *)pw;
+
+	struct slot *s = p->slots[pw->slot];
+
+	worker_retire(p, w);
+	worker_stop(p, w);
+	/* Churn (-m 1) must not outrun the reaping: with one retired worker
+	 * of this slot still alive, the successor waits for it to go. The
+	 * master's memory stays bounded by 2 x NUM workers. */
+	if (s->nretiring > 1)
+		s->deferred = 1;
+	else
+		slot_start(p, pw->slot);
+}
+
+int
+pool_fill(struct pool *p)
+{
+	struct slot *s;
+	int i, n = 0;
+
+	for (i = 0; i < p->c.n; i++) {
+		s = p->slots[i];
+		if (s->deferred) {
+			n++;
+			continue;
+		}
+		if (s->w == NULL && s->timer == 0) {
+			slot_start(p, i);
+			if (s->w != NULL)
+				n++;
+		}
+		if (s->timer)
+			n++;
+	}
+	return n;
+}
+
+void
+pool_hold(struct pool *p)
+{
+	int i;
+
+	for (i = 0; i < p->nslots; i++)
+		slot_cancel(p, p->slots[i]);
+}
+
+int
+pool_size(const struct pool *p)
+{
+	return p->c.n;
+}
+
+int
+pool_current(const struct pool *p)
+{
+	int i, n = 0;
+
+	for (i = 0; i < p->c.n; i++)
+		n += p->slots[i]->w != NULL;
+	return n;
+}
+
+int
+pool_live(const struct pool *p)
+{
+	return p->nlive;
+}
+
+int
+pool_stopping(const struct pool *p)
+{
+	return p->stopping;
+}
+
+long
+pool_generation(const struct pool *p)
+{
+	return p->gen;
+}
+
+void
+pool_collect(struct pool *p)
+{
+	struct worker *w;
+
+	while ((w = p->grave) != NULL) {
+		p->grave = w->next;
+		free(w);
+	}
+}
+
+void
+pool_free(struct pool *p)
+{
+	struct worker *w;
+	int i;
+
+	if (p == NULL)
+		return;
+	pool_collect(p);
+	while ((w = p->live) != NULL) {
+		p->live = w->next;
+		free(w);
+	}
+	for (i = 0; i < p->nslots; i++) {
+		slot_cancel(p, p->slots[i]);
+		free(p->slots[i]->deaths);
+		free(p->slots[i]);
+	}
+	free(p->slots);
+	free(p);
+}
+
+/* "exited with status 3", "killed by signal KILL". */
+static void
+status_text(int st, char *buf, size_t size)
+{
+	char name[32];
+
+	if (WIFEXITED(st))
+		snprintf(buf, size, "exited with status %d", WEXITSTATUS(st));
+	else if (WIFSIGNALED(st))
+		snprintf(buf, size, "killed by signal %s%s",
+		    signal_name(WTERMSIG(st), name, sizeof(name)),
+		    WCOREDUMP(st) ? " (core dumped)" : "");
+	else
+		snprintf(buf, size, "ended with status 0x%x", st);
+}
+
+int
+pool_event_text(const struct pool *p, const struct pool_event *e, char *buf,
+    size_t size)
+{
+	const struct pool_worker *w = e->w;
+	long pid = w ? (long)w->pid : 0;
+	char how[64], d[32];
+
+	if (e->delay >= 0)
+		duration_fmt(e->delay, d, sizeof(d));
+	switch (e->type) {
+	case POOL_STARTED:
+		snprintf(buf, size, "worker %d (pid %ld) started, generation "
+		    "%ld", e->slot, pid, w->gen);
+		return POOL_LOG_VERBOSE;
+	case POOL_START_FAILED:
+		if (e->delay < 0)
+			snprintf(buf, size, "worker %d: cannot schedule a "
+			    "restart: %s", e->slot, strerror(e->err));
+		else
+			snprintf(buf, size, "worker %d: cannot run '%s': %s; "
+			    "retrying in %s", e->slot, p->c.cmd[0],
+			    strerror(e->err), d);
+		return POOL_LOG_WARN;
+	case POOL_STOPPING:
+		snprintf(buf, size, "stopping worker %d (pid %ld)", e->slot,
+		    pid);
+		return POOL_LOG_VERBOSE;
+	case POOL_KILLING:
+		snprintf(buf, size, "worker %d (pid %ld) still running after "
+		    "the grace time; killing it", e->slot, pid);
+		return POOL_LOG_VERBOSE;
+	case POOL_EXPIRED:
+		snprintf(buf, size, "worker %d (pid %ld) reached its lifetime",
+		    e->slot, pid);
+		return POOL_LOG_VERBOSE;
+	case POOL_EXITED:
+		status_text(e->status, how, sizeof(how));
+		if (e->delay > 0)
+			snprintf(buf, size, "worker %d (pid %ld) %s; restarting "
+			    "in %s", e->slot, pid, how, d);
+		else
+			snprintf(buf, size, "worker %d (pid %ld) %s%s", e->slot,
+			    pid, how, e->delay == 0 ? "; restarting" : "");
+		return e->quiet ? POOL_LOG_VERBOSE : POOL_LOG_NOTICE;
+	case POOL_RELOAD_FAILED:
+		snprintf(buf, size, "reload stopped: cannot start worker %d: "
+		    "%s", e->slot, strerror(e->err));
+		return POOL_LOG_WARN;
+	case POOL_RELOAD_DONE:
+		snprintf(buf, size, "reload to generation %ld done", e->gen);
+		return POOL_LOG_VERBOSE;
+	case POOL_GAVE_UP:
+		snprintf(buf, size, "worker %d crashed more than %d times "
+		    "within %s; giving up", e->slot, p->c.max_restarts,
+		    duration_fmt(p->c.restart_window, d, sizeof(d)));
+		return POOL_LOG_WARN;
+	}
+	snprintf(buf, size, "event %d", (int)e->type);
+	return POOL_LOG_VERBOSE;
+}
