@@ -56,6 +56,39 @@
 
 enum { LK_APPEND = 0, LK_HEAD = 1, LK_DEAD = 2 };
 
+/*
+ * open(2) on a regular file or directory is not interrupted in practice,
+ * but an EINTR from it must never pass for the caller's "asked to stop"
+ * (every -1 with EINTR here means that): retry it.
+ */
+static int
+open_retry(const char *path, int flags, ...)
+{
+	mode_t mode = 0;
+	int fd;
+
+	if (flags & O_CREAT) {
+		va_list ap;
+
+		va_start(ap, flags);
+		mode = (mode_t)va_arg(ap, int);
+		va_end(ap);
+	}
+	while ((fd = open(path, flags, mode)) < 0 && errno == EINTR)
+		;
+	return fd;
+}
+
+static int
+openat_retry(int dfd, const char *path, int flags)
+{
+	int fd;
+
+	while ((fd = openat(dfd, path, flags)) < 0 && errno == EINTR)
+		;
+	return fd;
+}
+
 struct rec {
 	uint32_t len;
 	uint32_t crc;
@@ -484,7 +517,7 @@ mkdirs(const char *path)
 static void
 fsync_path(const char *path)
 {
-	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int fd = open_retry(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
 	if (fd >= 0) {
 		fsync(fd);
@@ -742,16 +775,16 @@ open_state(struct store *s, int flags)
 	char sp[PATH_MAX + 8];
 
 	snprintf(sp, sizeof(sp), "%s/state", s->path);
-	s->sfd = open(sp, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+	s->sfd = open_retry(sp, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
 	if (s->sfd < 0 && (flags & STORE_READ) &&
 	    (errno == EROFS || errno == EACCES)) {
-		s->sfd = open(sp, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		s->sfd = open_retry(sp, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 		s->rdonly = 1;
 	}
 	if (s->sfd < 0 && errno == ENOENT && (flags & STORE_CREATE)) {
 		if (create_dirs(s, flags) < 0)
 			return -1;
-		s->sfd = open(sp, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+		s->sfd = open_retry(sp, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
 		    0600);
 	}
 	if (s->sfd < 0) {
@@ -924,7 +957,7 @@ seg_open_write(struct store *s, uint64_t seg, int trunc)
 	int fd;
 
 	seg_path(s, seg, p, sizeof(p));
-	fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC | (trunc ? O_TRUNC : 0),
+	fd = open_retry(p, O_WRONLY | O_CREAT | O_CLOEXEC | (trunc ? O_TRUNC : 0),
 	    0600);
 	if (fd < 0)
 		return -1;
@@ -1170,7 +1203,7 @@ rd_open(struct store *s, uint64_t seg)
 	if (s->rseg == seg)
 		return 1;
 	seg_path(s, seg, p, sizeof(p));
-	if ((fd = open(p, O_RDONLY | O_CLOEXEC)) < 0) {
+	if ((fd = open_retry(p, O_RDONLY | O_CLOEXEC)) < 0) {
 		if (errno != ENOENT)
 			FAIL(s, "%s: cannot open %s", s->name, p);
 		return 0;
@@ -1344,7 +1377,7 @@ lease_dirfd(const struct store *s)
 	char p[PATH_MAX + 8];
 
 	snprintf(p, sizeof(p), "%s/lease", s->path);
-	return open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	return open_retry(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 }
 
 /* Read a whole lease file (header, data, delimiter); 0 or -1. */
@@ -1395,7 +1428,7 @@ lease_reclaim(struct store *s)
 	while ((de = readdir(d)) != NULL) {
 		if (de->d_name[0] == '.')
 			continue;
-		fd = openat(dfd, de->d_name, O_RDONLY | O_CLOEXEC);
+		fd = openat_retry(dfd, de->d_name, O_RDONLY | O_CLOEXEC);
 		if (fd < 0)
 			continue;
 		memset(&fl, 0, sizeof(fl));
@@ -1601,7 +1634,7 @@ store_lease(struct store *s, const struct store_msg *m, int delim,
 	memcpy(l->data, m->data, m->len);
 	l->m = *m;
 	l->m.data = l->data;
-	if ((l->fd = open(p, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC,
+	if ((l->fd = open_retry(p, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC,
 	    0600)) < 0) {
 		e = errno;
 		report(&s->h, STORE_ERROR, e, "%s: cannot create lease %s",
@@ -1690,7 +1723,7 @@ dead_append(struct store *s, struct store_batch *b)
 	len = atomic_load(&s->st->dead_len);
 	batch_seal(b, 0);
 	errno = 0;
-	if ((fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0600)) >= 0 &&
+	if ((fd = open_retry(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0600)) >= 0 &&
 	    pwrite(fd, b->buf, b->len, (off_t)len) == (ssize_t)b->len) {
 		atomic_store(&s->st->dead_len, len + b->len);
 		r = 0;
@@ -1763,7 +1796,7 @@ dead_scan(struct store *s, int (*fn)(void *, const struct rec *,
 
 	end = atomic_load(&s->st->dead_len);
 	snprintf(p, sizeof(p), "%s/dead", s->path);
-	if (end == 0 || (fd = open(p, O_RDONLY | O_CLOEXEC)) < 0)
+	if (end == 0 || (fd = open_retry(p, O_RDONLY | O_CLOEXEC)) < 0)
 		return 0;
 	while (off + HDR <= end) {
 		if (pread(fd, &r, HDR, (off_t)off) != HDR ||
@@ -1994,7 +2027,7 @@ store_fsck(const char *path, const struct store_hooks *h)
 	s->name = h != NULL && h->name != NULL ? h->name : s->path;
 	s->wfd = s->rfd = s->watch = -1;
 	snprintf(p, sizeof(p), "%s/state", path);
-	if ((s->sfd = open(p, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+	if ((s->sfd = open_retry(p, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
 	    0600)) < 0) {
 		e = errno;
 		report(&s->h, STORE_ERROR, e, "%s: cannot open %s", s->name,
@@ -2029,7 +2062,7 @@ store_fsck(const char *path, const struct store_hooks *h)
 	}
 	for (seg = lo; nseg > 0 && seg <= hi; seg++) {
 		seg_path(s, seg, p, sizeof(p));
-		if ((fd = open(p, O_RDONLY | O_CLOEXEC)) < 0) {
+		if ((fd = open_retry(p, O_RDONLY | O_CLOEXEC)) < 0) {
 			seg = seg_after(s, seg, hi) - 1;  /* jump a gap */
 			continue;
 		}
@@ -2049,7 +2082,7 @@ store_fsck(const char *path, const struct store_hooks *h)
 		tl.bytes = bytes;
 	}
 	snprintf(p, sizeof(p), "%s/dead", path);
-	if ((fd = open(p, O_RDONLY | O_CLOEXEC)) >= 0) {
+	if ((fd = open_retry(p, O_RDONLY | O_CLOEXEC)) >= 0) {
 		fsck_segment(fd, &dlen, &dn, &db, &did);
 		close(fd);
 	}
