@@ -39,6 +39,7 @@
 #include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -396,18 +397,49 @@ opts_parse(struct opts *o, int argc, char *argv[])
 
 /* ---- control forms ---- */
 
+/* Why a pidfile or lockfile is refused (lib/pidfile's errno), or NULL
+ * for an ordinary error. */
+static const char *
+file_problem(int e)
+{
+	switch (e) {
+	case ELOOP:
+		return "refusing a symbolic link as";
+	case EISDIR:
+		return "refusing a directory as";
+	case ENODEV:
+		return "refusing a FIFO, socket or device as";
+	case EMLINK:
+		return "refusing a hard link as";
+	case EPERM:
+		return "refusing a file owned by another user, or writable "
+		    "by others, as";
+	case EINVAL:
+		return "not a pkit pidfile; left alone; refusing it as";
+	case EDOM:
+		return "names pid 1 or this process; refusing it as";
+	}
+	return NULL;
+}
+
+static void
+file_die(int status, const char *path, const char *what)
+{
+	const char *why = file_problem(errno);
+
+	if (why != NULL)
+		die(status, "%s: %s %s", path, why, what);
+	die(status, "%s:", path);
+}
+
 static int
-check_or_die(const struct opts *o, pid_t *pid, int status)
+check_or_die(const struct opts *o, pid_t *pid, uint64_t *start, int status)
 {
 	int st;
 
-	st = pidfile_check(o->pidfile, pid);
-	if (st < 0) {
-		if (errno == ELOOP)
-			die(status, "%s: refusing a symbolic link as pidfile",
-			    o->pidfile);
-		die(status, "%s:", o->pidfile);
-	}
+	st = pidfile_check_start(o->pidfile, pid, start);
+	if (st < 0)
+		file_die(status, o->pidfile, "pidfile");
 	return st;
 }
 
@@ -418,7 +450,7 @@ ctl_status(const struct opts *o)
 	pid_t pid = 0;
 	int st;
 
-	st = check_or_die(o, &pid, 4);
+	st = check_or_die(o, &pid, NULL, 4);
 	if (msg_level > MSG_QUIET) {
 		if (st == PIDFILE_RUNNING)
 			printf("running (pid %ld)\n", (long)pid);
@@ -428,17 +460,25 @@ ctl_status(const struct opts *o)
 	return st;
 }
 
+static int stop_pin(const struct opts *o, pid_t pid, uint64_t start);
+
 static int
 ctl_signal(const struct opts *o)
 {
 	char name[16];
+	uint64_t start = 0;
 	pid_t pid = 0;
+	int fd, r;
 
-	if (check_or_die(o, &pid, 1) != PIDFILE_RUNNING) {
+	if (check_or_die(o, &pid, &start, 1) != PIDFILE_RUNNING ||
+	    (fd = stop_pin(o, pid, start)) == -2) {
 		notice("not running");
 		return 1;
 	}
-	if (proc_pidfd_signal(-1, pid, o->sig) < 0) {
+	r = proc_pidfd_signal(fd, pid, o->sig);
+	if (fd >= 0)
+		close(fd);
+	if (r < 0) {
 		if (errno == ESRCH) {
 			notice("not running");
 			return 1;
@@ -455,15 +495,17 @@ ctl_signal(const struct opts *o)
  * the pid cannot have been recycled in between. Returns the pidfd, -1
  * without pidfd support, or -2 when it is gone. */
 static int
-stop_pin(const struct opts *o, pid_t pid)
+stop_pin(const struct opts *o, pid_t pid, uint64_t start)
 {
+	uint64_t start2 = 0;
 	pid_t again = 0;
 	int fd;
 
 	fd = proc_pidfd_open(pid);
 	if (fd < 0)
 		return errno == ESRCH ? -2 : -1;
-	if (check_or_die(o, &again, 1) != PIDFILE_RUNNING || again != pid) {
+	if (check_or_die(o, &again, &start2, 1) != PIDFILE_RUNNING ||
+	    again != pid || start2 != start) {
 		close(fd);
 		return -2;
 	}
@@ -474,12 +516,13 @@ static int
 ctl_stop(const struct opts *o)
 {
 	char name[16], dur[32];
+	uint64_t start = 0;
 	pid_t pid = 0;
 	int fd, left;
 
-	if (check_or_die(o, &pid, 1) != PIDFILE_RUNNING)
+	if (check_or_die(o, &pid, &start, 1) != PIDFILE_RUNNING)
 		goto gone;
-	if ((fd = stop_pin(o, pid)) == -2)
+	if ((fd = stop_pin(o, pid, start)) == -2)
 		goto gone;
 	if (proc_pidfd_signal(fd, pid, o->stop_sig) < 0 && errno != ESRCH)
 		die(1, "cannot send %s to pid %ld:",
@@ -505,8 +548,11 @@ ctl_stop(const struct opts *o)
 	}
 	verbose("pid %ld stopped", (long)pid);
 gone:
-	if (pidfile_discard(o->pidfile) < 0 && errno != EWOULDBLOCK)
+	if (pidfile_discard(o->pidfile) < 0 && errno != EWOULDBLOCK) {
+		if (file_problem(errno) != NULL)
+			file_die(1, o->pidfile, "pidfile");
 		warn("cannot remove %s:", o->pidfile);
+	}
 	return 0;
 }
 
@@ -527,7 +573,7 @@ child_fail(int status, const char *fmt, ...)
 	int e = errno;
 
 	if (held_pidfile != NULL)
-		(void)unlink(held_pidfile);
+		(void)pidfile_remove(held_pidfile);
 	memset(&r, 0, sizeof(r));
 	r.type = REPORT_FAIL;
 	r.status = status;
@@ -621,7 +667,8 @@ child_lock(const char *path, int write_pid)
 	pid_t holder = 0;
 	int fd;
 
-	fd = pidfile_acquire(path, 1, &holder);
+	fd = write_pid ? pidfile_acquire(path, 1, &holder) :
+	    pidfile_lock(path, 1, &holder);
 	if (fd < 0) {
 		if (errno == EWOULDBLOCK) {
 			if (report_fd < 0) {
@@ -632,9 +679,9 @@ child_lock(const char *path, int write_pid)
 			child_report(REPORT_BUSY, holder);
 			_exit(0);
 		}
-		if (errno == ELOOP)
-			child_fail(1, "%s: refusing a symbolic link as %s",
-			    path, write_pid ? "pidfile" : "lockfile");
+		if (file_problem(errno) != NULL)
+			child_fail(1, "%s: %s %s", path, file_problem(errno),
+			    write_pid ? "pidfile" : "lockfile");
 		child_fail(1, "%s:", path);
 	}
 	if (write_pid) {
@@ -674,16 +721,41 @@ child_user(const struct opts *o)
 	}
 }
 
+/* O_APPEND even when truncating, so copytruncate rotation and a shared
+ * file for stdout and stderr both stay sane. O_NONBLOCK so that a FIFO
+ * with no reader fails instead of hanging the start. Root without -u
+ * (strict) opens files only: no symbolic link, no hard link, no FIFO or
+ * device but /dev/null, so a file planted in a shared directory cannot
+ * point root's writes (or truncation) elsewhere. */
 static int
-open_output(const char *path, int append)
+open_output(const char *path, int append, int strict)
 {
-	int fd;
+	struct stat st, null;
+	int fd, fl;
 
-	/* O_APPEND even when truncating, so copytruncate rotation and a
-	 * shared file for stdout and stderr both stay sane. */
 	fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_NOCTTY |
-	    O_CLOEXEC | (append ? 0 : O_TRUNC), 0640);
-	if (fd < 0)
+	    O_CLOEXEC | O_NONBLOCK | (strict ? O_NOFOLLOW : 0), 0640);
+	if (fd < 0) {
+		if (errno == ELOOP && strict)
+			child_fail(1, "%s: refusing a symbolic link as output",
+			    path);
+		if (errno == ENXIO && strict)	/* a FIFO with no reader */
+			child_fail(1, "%s: refusing a FIFO, socket or device "
+			    "as output", path);
+		child_fail(1, "%s:", path);
+	}
+	if (fstat(fd, &st) < 0)
+		child_fail(1, "%s:", path);
+	if (strict && !S_ISREG(st.st_mode) && !(S_ISCHR(st.st_mode) &&
+	    stat("/dev/null", &null) == 0 && null.st_rdev == st.st_rdev))
+		child_fail(1, "%s: refusing a FIFO, socket or device as output",
+		    path);
+	if (strict && S_ISREG(st.st_mode) && st.st_nlink > 1)
+		child_fail(1, "%s: refusing a hard link as output", path);
+	if (!append && S_ISREG(st.st_mode) && ftruncate(fd, 0) < 0)
+		child_fail(1, "%s:", path);
+	if ((fl = fcntl(fd, F_GETFL)) < 0 ||
+	    fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0)
 		child_fail(1, "%s:", path);
 	return fd;
 }
@@ -691,15 +763,15 @@ open_output(const char *path, int append)
 static void
 child_stdio(const struct opts *o)
 {
-	int out = -1, err = -1;
+	int out = -1, err = -1, strict = geteuid() == 0 && !o->has_user;
 
 	if (o->out != NULL)
-		out = open_output(o->out, o->append);
+		out = open_output(o->out, o->append, strict);
 	if (o->err != NULL) {
 		if (out >= 0 && strcmp(o->out, o->err) == 0)
 			err = fcntl(out, F_DUPFD_CLOEXEC, 3);
 		else
-			err = open_output(o->err, o->append);
+			err = open_output(o->err, o->append, strict);
 		if (err < 0)
 			child_fail(1, "dup:");
 	}
@@ -719,10 +791,11 @@ child_run(const struct opts *o, int ready, const char *notify)
 	child_fds(o, &ready, o->foreground);
 	if (o->pidfile != NULL)
 		child_lock(o->pidfile, 1);
-	if (o->lockfile != NULL)
-		child_lock(o->lockfile, 0);
 	if (o->has_user)
 		child_user(o);
+	/* As the daemon's user: a lock it can change is its own. */
+	if (o->lockfile != NULL)
+		child_lock(o->lockfile, 0);
 	if (chdir(o->dir != NULL ? o->dir : "/") < 0)
 		child_fail(1, "chdir %s:", o->dir != NULL ? o->dir : "/");
 	umask(o->umask);
@@ -1040,7 +1113,7 @@ start(const struct opts *o)
 
 	signal(SIGCHLD, SIG_DFL);	/* a caller may have left SIG_IGN */
 	if (o->pidfile != NULL) {
-		if (check_or_die(o, &pid, 1) == PIDFILE_RUNNING) {
+		if (check_or_die(o, &pid, NULL, 1) == PIDFILE_RUNNING) {
 			notice("already running (pid %ld)", (long)pid);
 			return 0;
 		}
