@@ -9,12 +9,15 @@
  * holds the pidfile lock, or a failure with its exit status and the
  * message to print. Before exec the daemon, in this order:
  *   1. keeps only the report pipe and the readiness fd, 0/1/2 on /dev/null;
- *   2. opens and locks the pidfile (and -l lockfile) as the caller's user,
- *      so the file stays root's, locks BEFORE truncating, writes its pid;
- *      the fd stays open across exec, so the daemon holds the lock;
- *   3. drops privileges (groups, gid, uid), chdir, umask;
+ *   2. locks PIDFILE.lock and writes the pidfile (lib/pidfile) as the
+ *      caller's user, so both stay root's; only the lock fd stays open
+ *      across exec, so the daemon holds the lock but no fd of the
+ *      pidfile it could rewrite;
+ *   3. drops privileges (groups, gid, uid), takes the -l lock, chdir,
+ *      umask;
  *   4. opens -o / -e as the daemon's user (a daemon-writable directory
- *      must not let it point root's open at another file);
+ *      must not let it point root's open at another file), and as root
+ *      without -u opens files only (no symlink, FIFO, device, hard link);
  *   5. sets the environment, resets signal mask and dispositions, execs.
  * An fcntl lock is released when ANY fd of the file is closed by its
  * holder, so the lock fd is taken where it stays, never dup'd and closed.
@@ -26,10 +29,10 @@
  * reported at once), or for the -w deadline. Once the caller exits the
  * daemon is adopted by init or the nearest subreaper.
  *
- * Control forms use the pidfile: the lock holder is the running instance;
- * with no lock held, the stored pid counts only if alive and started
- * before the pidfile was written (lib/pidfile), so a recycled pid is never
- * signalled. --stop pins the process with a pidfd before signalling. */
+ * Control forms use the pidfile: the recorded pid counts only while the
+ * process with that pid has the recorded start time (lib/pidfile), so a
+ * recycled pid is never signalled. --stop and --signal pin the process
+ * with a pidfd and check the pidfile again before signalling. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
