@@ -64,10 +64,21 @@
 extern char **environ;
 
 enum { MODE_START, MODE_STATUS, MODE_STOP, MODE_SIGNAL };
-enum { OPT_STATUS = 256, OPT_STOP, OPT_SIGNAL, OPT_READY_FD };
+enum { OPT_STATUS = 256, OPT_STOP, OPT_SIGNAL, OPT_READY_FD, OPT_RETRY,
+    OPT_CHECK };
 
 #define READY_FD_MAX	1023
 #define KILL_WAIT	(5 * NS_PER_SEC)	/* after -K's KILL */
+#define STOP_WAIT	(20 * NS_PER_SEC)	/* outlasts prefork's 10s grace */
+#define CHECK_WAIT	(300 * NS_PER_MS)	/* --check default */
+#define SCHED_MAX	16
+#define TAIL_LINES	5
+
+/* One step of a --stop schedule: send sig, wait up to `wait`. */
+struct step {
+	int sig;
+	int64_t wait;
+};
 #define EOF_GRACE	(200 * NS_PER_MS)	/* ready fd closed, alive? */
 
 struct opts {
@@ -84,6 +95,9 @@ struct opts {
 	int64_t wait;			/* readiness bound, 0: none */
 	int64_t stop_timeout;
 	int stop_sig, sig;
+	struct step sched[SCHED_MAX];	/* --stop: -s/-t/-K or --retry */
+	int nsched;
+	int64_t check;			/* --check window, 0: off */
 	char **cmd;			/* as given, for messages */
 	char **exec;			/* cmd with a relative path made absolute */
 	const char *exec_argv0;
@@ -110,6 +124,10 @@ struct ready {
 	int64_t wait;		/* -w, for the message */
 	long eof_timer;
 	struct loop *loop;
+	const struct opts *o;
+	int checking;		/* --check window, no readiness */
+	off_t err_off;		/* -e: where this start's stderr begins */
+	int died;		/* the daemon was reaped */
 };
 
 static struct ready *cleanup_ready;
@@ -224,11 +242,11 @@ opts_check(struct opts *o, int stop_opts)
 		if (o->cmd[0] != NULL)
 			usage_die("no COMMAND with --status, --stop or --signal");
 		if (stop_opts && o->mode != MODE_STOP)
-			usage_die("-s, -t and -K go with --stop");
+			usage_die("-s, -t, -K and --retry go with --stop");
 		return;
 	}
 	if (stop_opts)
-		usage_die("-s, -t and -K go with --stop");
+		usage_die("-s, -t, -K and --retry go with --stop");
 	if (o->cmd[0] == NULL)
 		usage_die("missing COMMAND");
 	if (o->notify && o->ready_fd >= 0)
@@ -237,6 +255,48 @@ opts_check(struct opts *o, int stop_opts)
 		usage_die("-f runs COMMAND in place: nobody waits for readiness");
 	if (o->has_user && geteuid() != 0)
 		die(1, "-u: must be run as root to change user");
+}
+
+/* --retry SCHEDULE, start-stop-daemon's form: SIG/TIMEOUT/SIG/TIMEOUT...
+ * (signal names or numbers, durations), or a lone TIMEOUT meaning
+ * TERM/TIMEOUT/KILL/TIMEOUT. */
+static void
+retry_parse(struct opts *o, const char *arg)
+{
+	char buf[512], *tok, *save;
+	int64_t ns;
+	int n = 0, sig;
+
+	if (strlen(arg) >= sizeof(buf))
+		usage_die("--retry: schedule too long");
+	if (duration_parse(arg, &ns) == 0) {
+		o->sched[0].sig = SIGTERM;
+		o->sched[1].sig = SIGKILL;
+		o->sched[0].wait = o->sched[1].wait = ns;
+		o->nsched = 2;
+		return;
+	}
+	strcpy(buf, arg);
+	for (tok = strtok_r(buf, "/", &save); tok != NULL;
+	    tok = strtok_r(NULL, "/", &save), n++) {
+		if (n / 2 >= SCHED_MAX)
+			usage_die("--retry: more than %d steps in '%s'",
+			    SCHED_MAX, arg);
+		if (n % 2 == 0) {
+			if (signal_parse(tok, &sig) < 0)
+				usage_die("--retry: bad signal '%s' in '%s' "
+				    "(expected SIG/TIMEOUT/...)", tok, arg);
+			o->sched[n / 2].sig = sig;
+		} else if (duration_parse(tok, &o->sched[n / 2].wait) < 0) {
+			usage_die("--retry: bad timeout '%s' in '%s' "
+			    "(expected SIG/TIMEOUT/...)", tok, arg);
+		}
+	}
+	if (n == 0 || n % 2 != 0 || arg[strlen(arg) - 1] == '/' ||
+	    strstr(arg, "//") != NULL || arg[0] == '/')
+		usage_die("--retry: bad schedule '%s' (expected SIG/TIMEOUT/...)",
+		    arg);
+	o->nsched = n / 2;
 }
 
 static void
@@ -265,18 +325,21 @@ opts_parse(struct opts *o, int argc, char *argv[])
 		{ "stop-signal", required_argument, NULL, 's' },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "kill", no_argument, NULL, 'K' },
+		{ "retry", required_argument, NULL, OPT_RETRY },
+		{ "check", required_argument, NULL, OPT_CHECK },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	long long n;
-	int c, stop_opts = 0, modes = 0;
+	int c, stop_opts = 0, modes = 0, retry = 0;
 
 	memset(o, 0, sizeof(*o));
 	o->ready_fd = -1;
 	o->umask = 022;
 	o->wait = 30 * NS_PER_SEC;
-	o->stop_timeout = 10 * NS_PER_SEC;
+	o->stop_timeout = STOP_WAIT;
+	o->check = CHECK_WAIT;
 	o->stop_sig = SIGTERM;
 	if ((o->env = calloc((size_t)argc + 1, sizeof(*o->env))) == NULL)
 		die(1, "out of memory");
@@ -359,6 +422,14 @@ opts_parse(struct opts *o, int argc, char *argv[])
 				    "to %d, got '%s'", READY_FD_MAX, optarg);
 			o->ready_fd = (int)n;
 			break;
+		case OPT_RETRY:
+			retry_parse(o, optarg);
+			retry = 1;
+			break;
+		case OPT_CHECK:
+			if (duration_parse(optarg, &o->check) < 0)
+				usage_die("--check: bad duration '%s'", optarg);
+			break;
 		case OPT_STATUS:
 			o->mode = MODE_STATUS;
 			modes++;
@@ -378,8 +449,17 @@ opts_parse(struct opts *o, int argc, char *argv[])
 	}
 	if (modes > 1)
 		usage_die("--status, --stop and --signal exclude each other");
+	if (retry && stop_opts)
+		usage_die("--retry excludes -s, -t and -K");
+	if (!retry) {
+		o->sched[0].sig = o->stop_sig;
+		o->sched[0].wait = o->stop_timeout;
+		o->sched[1].sig = SIGKILL;
+		o->sched[1].wait = KILL_WAIT;
+		o->nsched = o->kill ? 2 : 1;
+	}
 	o->cmd = argv + optind;
-	opts_check(o, stop_opts);
+	opts_check(o, stop_opts || retry);
 	o->exec_argv0 = o->argv0;
 	if (o->cmd[0] != NULL && o->cmd[0][0] != '/' &&
 	    strchr(o->cmd[0], '/') != NULL) {
@@ -520,25 +600,28 @@ ctl_stop(const struct opts *o)
 {
 	char name[16], dur[32];
 	uint64_t start = 0;
+	int64_t total = 0;
 	pid_t pid = 0;
-	int fd, left;
+	int fd, left, i;
 
 	if (check_or_die(o, &pid, &start, 1) != PIDFILE_RUNNING)
 		goto gone;
 	if ((fd = stop_pin(o, pid, start)) == -2)
 		goto gone;
-	if (proc_pidfd_signal(fd, pid, o->stop_sig) < 0 && errno != ESRCH)
-		die(1, "cannot send %s to pid %ld:",
-		    signal_name(o->stop_sig, name, sizeof(name)), (long)pid);
-	verbose("sent %s to pid %ld", signal_name(o->stop_sig, name,
-	    sizeof(name)), (long)pid);
-	left = proc_wait_gone(&fd, &pid, 1, clock_mono() + o->stop_timeout);
-	if (left > 0 && o->kill) {
-		verbose("pid %ld still running after %s; sending KILL",
-		    (long)pid, duration_fmt(o->stop_timeout, dur, sizeof(dur)));
-		if (proc_pidfd_signal(fd, pid, SIGKILL) < 0 && errno != ESRCH)
-			die(1, "cannot send KILL to pid %ld:", (long)pid);
-		left = proc_wait_gone(&fd, &pid, 1, clock_mono() + KILL_WAIT);
+	left = 1;
+	for (i = 0; i < o->nsched && left > 0; i++) {
+		signal_name(o->sched[i].sig, name, sizeof(name));
+		if (i > 0)
+			verbose("pid %ld still running after %s; sending %s",
+			    (long)pid, duration_fmt(total, dur, sizeof(dur)),
+			    name);
+		if (proc_pidfd_signal(fd, pid, o->sched[i].sig) < 0 &&
+		    errno != ESRCH)
+			die(1, "cannot send %s to pid %ld:", name, (long)pid);
+		verbose("sent %s to pid %ld", name, (long)pid);
+		left = proc_wait_gone(&fd, &pid, 1, clock_mono() +
+		    o->sched[i].wait);
+		total += o->sched[i].wait;
 	}
 	if (fd >= 0)
 		close(fd);
@@ -546,7 +629,7 @@ ctl_stop(const struct opts *o)
 		die(1, "waiting for pid %ld:", (long)pid);
 	if (left > 0) {
 		warn("pid %ld still running after %s", (long)pid,
-		    duration_fmt(o->stop_timeout, dur, sizeof(dur)));
+		    duration_fmt(total, dur, sizeof(dur)));
 		return 1;
 	}
 	verbose("pid %ld stopped", (long)pid);
@@ -894,28 +977,97 @@ ready_done(struct ready *r, int result)
 	loop_stop(r->loop);
 }
 
+/* The last lines the daemon wrote to its -e file since this start, each
+ * as a message; control characters shown as '?'. With -u the file was
+ * the daemon's to replace, so only a file of its own is read. */
+static void
+err_tail(const struct ready *r)
+{
+	const struct opts *o = r->o;
+	char buf[4096], *line[TAIL_LINES], *p, *end;
+	struct stat st;
+	off_t from;
+	ssize_t n;
+	int fd, i, k = 0;
+
+	if (o->err == NULL) {
+		warn("its stderr went to /dev/null (-e FILE keeps it); relative "
+		    "paths among its arguments are taken from %s",
+		    o->dir != NULL ? o->dir : "/");
+		return;
+	}
+	fd = open(o->err, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY |
+	    O_CLOEXEC);
+	if (fd < 0)
+		return;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (o->has_user &&
+	    (st.st_uid != o->user.uid || st.st_nlink != 1))) {
+		close(fd);
+		return;
+	}
+	from = st.st_size - (off_t)sizeof(buf) + 1;
+	if (from < r->err_off)
+		from = r->err_off;
+	n = from < st.st_size ? pread(fd, buf, sizeof(buf) - 1, from) : 0;
+	close(fd);
+	if (n <= 0)
+		return;
+	buf[n] = '\0';
+	for (p = buf, end = buf + n; p < end; p++)
+		if ((unsigned char)*p < 0x20 && *p != '\n')
+			*p = '?';
+	for (p = strtok(buf, "\n"); p != NULL; p = strtok(NULL, "\n")) {
+		if (k == TAIL_LINES)
+			memmove(line, line + 1, sizeof(line[0]) * --k);
+		line[k++] = p;
+	}
+	if (k > 0)
+		warn("its last lines on stderr, in %s", o->err);
+	for (i = 0; i < k; i++)
+		warn("  %s", line[i]);
+}
+
 static void
 ready_reap(struct loop *l, int sig, void *arg)
 {
 	struct ready *r = arg;
-	char name[16];
+	char name[16], when[64], dur[32];
 	pid_t p;
 	int st;
 
 	(void)l;
 	(void)sig;
+	if (r->checking)
+		snprintf(when, sizeof(when), "within %s of its start",
+		    duration_fmt(r->o->check, dur, sizeof(dur)));
+	else
+		snprintf(when, sizeof(when), "before it was ready");
 	while ((p = waitpid(-1, &st, WNOHANG)) > 0) {
 		if (p != r->pid)
 			continue;
 		if (WIFSIGNALED(st))
-			warn("pid %ld was killed by signal %d (%s) before it "
-			    "was ready", (long)p, WTERMSIG(st),
-			    signal_name(WTERMSIG(st), name, sizeof(name)));
+			warn("pid %ld was killed by signal %d (%s) %s",
+			    (long)p, WTERMSIG(st), signal_name(WTERMSIG(st),
+			    name, sizeof(name)), when);
 		else
-			warn("pid %ld exited with status %d before it was "
-			    "ready", (long)p, WEXITSTATUS(st));
+			warn("pid %ld exited with status %d%s %s", (long)p,
+			    WEXITSTATUS(st), WEXITSTATUS(st) == 127 ?
+			    " (a command was not found)" :
+			    WEXITSTATUS(st) == 126 ?
+			    " (a command could not run)" : "", when);
+		if (r->checking)
+			err_tail(r);
+		r->died = 1;
 		ready_done(r, 1);
 	}
+}
+
+/* --check: still running at the end of the window. */
+static void
+check_passed(struct loop *l, void *arg)
+{
+	(void)l;
+	ready_done(arg, 0);
 }
 
 static void
@@ -1023,11 +1175,16 @@ ready_interrupted(struct loop *l, int sig, void *arg)
 static int
 ready_wait(const struct opts *o, struct ready *r)
 {
-	if (loop_fd(r->loop, r->fd, LOOP_IN, o->notify ? ready_notify :
-	    ready_line, r) < 0)
+	if (r->checking) {
+		if (loop_timer(r->loop, clock_mono() + o->check, check_passed,
+		    r) < 0)
+			die(1, "loop:");
+	} else if (loop_fd(r->loop, r->fd, LOOP_IN, o->notify ?
+	    ready_notify : ready_line, r) < 0) {
 		die(1, "loop:");
-	if (o->wait > 0 && loop_timer(r->loop, clock_mono() + o->wait,
-	    ready_timeout, r) < 0)
+	}
+	if (!r->checking && o->wait > 0 && loop_timer(r->loop, clock_mono() +
+	    o->wait, ready_timeout, r) < 0)
 		die(1, "loop:");
 	ready_reap(r->loop, SIGCHLD, r);
 	while (r->result < 0)
@@ -1111,6 +1268,7 @@ static int
 start(const struct opts *o)
 {
 	static struct ready r;	/* static: cleaned up at exit */
+	struct stat est;
 	pid_t pid, daemon = 0;
 	int rep[2], st, result;
 
@@ -1122,7 +1280,12 @@ start(const struct opts *o)
 		}
 	}
 	ready_open(o, &r);
-	if (r.fd >= 0) {
+	r.o = o;
+	r.checking = r.fd < 0 && o->check > 0;
+	if (r.checking && o->err != NULL && o->append &&
+	    stat(o->err, &est) == 0)
+		r.err_off = est.st_size;
+	if (r.fd >= 0 || r.checking) {
 		become_subreaper();
 		/* SIGCHLD is routed (blocked) before fork: none is lost. */
 		if ((r.loop = loop_new()) == NULL ||
@@ -1150,12 +1313,17 @@ start(const struct opts *o)
 	if (result >= 0)
 		return result;
 	verbose("started '%s' as pid %ld", o->cmd[0], (long)daemon);
-	if (r.fd < 0)
+	if (r.fd < 0 && !r.checking)
 		return 0;
 	r.pid = daemon;
 	r.wait = o->wait;
 	result = ready_wait(o, &r);
-	close(r.fd);
+	/* Dead: its pidfile is stale; remove it (under the lock, so never
+	 * a new instance's). */
+	if (r.died && o->pidfile != NULL)
+		(void)pidfile_discard(o->pidfile);
+	if (r.fd >= 0)
+		close(r.fd);
 	loop_free(r.loop);
 	ready_cleanup();
 	return result;
