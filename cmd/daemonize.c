@@ -42,6 +42,7 @@
 #include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,6 +69,7 @@ enum { OPT_STATUS = 256, OPT_STOP, OPT_SIGNAL, OPT_READY_FD, OPT_RETRY,
     OPT_CHECK };
 
 #define READY_FD_MAX	1023
+#define LISTEN_MAX	512		/* inherited activation sockets */
 #define KILL_WAIT	(5 * NS_PER_SEC)	/* after -K's KILL */
 #define STOP_WAIT	(20 * NS_PER_SEC)	/* outlasts prefork's 10s grace */
 #define CHECK_WAIT	(300 * NS_PER_MS)	/* --check default */
@@ -98,6 +100,7 @@ struct opts {
 	struct step sched[SCHED_MAX];	/* --stop: -s/-t/-K or --retry */
 	int nsched;
 	int64_t check;			/* --check window, 0: off */
+	int listen_n;			/* inherited LISTEN_FDS meant for us */
 	char **cmd;			/* as given, for messages */
 	char **exec;			/* cmd with a relative path made absolute */
 	const char *exec_argv0;
@@ -233,6 +236,29 @@ umask_opt(const char *s)
 	return (mode_t)v;
 }
 
+/* Socket activation handed to daemonize (LISTEN_PID is ours): its fds
+ * 3.. go to COMMAND on the same numbers, with LISTEN_PID set to the
+ * final process. Meant for another process: left alone (and the fds
+ * closed, as any other). */
+static void
+listen_inherit(struct opts *o)
+{
+	const char *pid = getenv("LISTEN_PID"), *n = getenv("LISTEN_FDS");
+	long long p, v;
+	int fd;
+
+	if (pid == NULL || n == NULL || int_parse(pid, 1, INT_MAX, &p) < 0 ||
+	    p != (long long)getpid())
+		return;
+	if (int_parse(n, 0, LISTEN_MAX, &v) < 0)
+		die(1, "LISTEN_FDS: expected a number from 0 to %d, got '%s'",
+		    LISTEN_MAX, n);
+	for (fd = 3; fd < 3 + (int)v; fd++)
+		if (fcntl(fd, F_GETFD) < 0)
+			die(1, "LISTEN_FDS=%lld, but fd %d is not open", v, fd);
+	o->listen_n = (int)v;
+}
+
 static void
 opts_check(struct opts *o, int stop_opts)
 {
@@ -255,6 +281,10 @@ opts_check(struct opts *o, int stop_opts)
 		usage_die("-f runs COMMAND in place: nobody waits for readiness");
 	if (o->has_user && geteuid() != 0)
 		die(1, "-u: must be run as root to change user");
+	listen_inherit(o);
+	if (o->ready_fd >= 0 && o->ready_fd < 3 + o->listen_n)
+		usage_die("--ready-fd %d is one of the %d inherited LISTEN_FDS",
+		    o->ready_fd, o->listen_n);
 }
 
 /* --retry SCHEDULE, start-stop-daemon's form: SIG/TIMEOUT/SIG/TIMEOUT...
@@ -720,6 +750,8 @@ child_fds(const struct opts *o, int *ready, int keep_stdio)
 	int floor, limit, i, null;
 
 	floor = (o->ready_fd > 8 ? o->ready_fd : 8) + 1;
+	if (floor < 3 + o->listen_n)
+		floor = 3 + o->listen_n;
 	if (report_fd >= 0)
 		report_fd = fd_move(report_fd, -1, floor, 1);
 	if (*ready >= 0)
@@ -727,7 +759,12 @@ child_fds(const struct opts *o, int *ready, int keep_stdio)
 	limit = report_fd > *ready ? report_fd + 1 : *ready + 1;
 	if (limit < floor)
 		limit = floor;
-	for (i = 3; i < limit; i++)
+	/* Inherited activation sockets stay where they are, so the lock
+	 * fds taken next land right above them. */
+	for (i = 3; i < 3 + o->listen_n; i++)
+		if (fcntl(i, F_SETFD, 0) < 0)
+			child_fail(1, "LISTEN_FDS: fd %d:", i);
+	for (i = 3 + o->listen_n; i < limit; i++)
 		if (i != report_fd && i != *ready)
 			close(i);
 	spawn_close_from(limit);
@@ -891,6 +928,13 @@ child_run(const struct opts *o, int ready, const char *notify)
 			child_fail(1, "putenv:");
 	if (notify != NULL && setenv("NOTIFY_SOCKET", notify, 1) < 0)
 		child_fail(1, "setenv:");
+	if (o->listen_n > 0) {
+		char pid[24];
+
+		snprintf(pid, sizeof(pid), "%ld", (long)getpid());
+		if (setenv("LISTEN_PID", pid, 1) < 0)
+			child_fail(1, "setenv:");
+	}
 	spawn_reset_signals();
 	spawn_exec(o->exec, o->exec_argv0, environ);
 	child_fail(spawn_exec_status(errno), "cannot run '%s':", o->cmd[0]);
@@ -1124,6 +1168,38 @@ ready_line(struct loop *l, int fd, int events, void *arg)
 	}
 }
 
+/* -N under a supervisor (NOTIFY_SOCKET in our own environment): pass
+ * the daemon's readiness on, naming it as the main process, since
+ * daemonize exits. Best effort: a supervisor that is gone is no error. */
+static void
+notify_outer(const char *msg)
+{
+	const char *path = getenv("NOTIFY_SOCKET");
+	struct sockaddr_un sa;
+	socklen_t len;
+	size_t n;
+	int fd;
+
+	if (path == NULL || (path[0] != '/' && path[0] != '@'))
+		return;
+	n = strlen(path);
+	if (n >= sizeof(sa.sun_path))
+		return;
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	memcpy(sa.sun_path, path, n);
+	if (path[0] == '@')
+		sa.sun_path[0] = '\0';
+	len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n);
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return;
+	if (sendto(fd, msg, strlen(msg), MSG_NOSIGNAL,
+	    (struct sockaddr *)&sa, len) < 0)
+		verbose("NOTIFY_SOCKET %s:", path);
+	close(fd);
+}
+
 /* -N: sd_notify datagrams, "KEY=VALUE" lines. */
 static void
 ready_notify(struct loop *l, int fd, int events, void *arg)
@@ -1149,7 +1225,12 @@ ready_notify(struct loop *l, int fd, int events, void *arg)
 			if (strncmp(line, "STATUS=", 7) == 0)
 				verbose("pid %ld: %s", (long)r->pid, line + 7);
 			else if (strcmp(line, "READY=1") == 0) {
+				char msg[64];
+
 				verbose("pid %ld ready", (long)r->pid);
+				snprintf(msg, sizeof(msg), "READY=1\nMAINPID=%ld",
+				    (long)r->pid);
+				notify_outer(msg);
 				ready_done(r, 0);
 			}
 		}
