@@ -65,8 +65,9 @@
 extern char **environ;
 
 enum { MODE_START, MODE_STATUS, MODE_STOP, MODE_SIGNAL };
+enum { SCOPE_SESSION, SCOPE_GROUP, SCOPE_PID };	/* --scope */
 enum { OPT_STATUS = 256, OPT_STOP, OPT_SIGNAL, OPT_READY_FD, OPT_RETRY,
-    OPT_CHECK };
+    OPT_CHECK, OPT_SCOPE };
 
 #define READY_FD_MAX	1023
 #define LISTEN_MAX	512		/* inherited activation sockets */
@@ -101,6 +102,7 @@ struct opts {
 	int nsched;
 	int64_t check;			/* --check window, 0: off */
 	int listen_n;			/* inherited LISTEN_FDS meant for us */
+	int scope, has_scope;		/* --stop reaches: SCOPE_* */
 	char **cmd;			/* as given, for messages */
 	char **exec;			/* cmd with a relative path made absolute */
 	const char *exec_argv0;
@@ -357,6 +359,7 @@ opts_parse(struct opts *o, int argc, char *argv[])
 		{ "kill", no_argument, NULL, 'K' },
 		{ "retry", required_argument, NULL, OPT_RETRY },
 		{ "check", required_argument, NULL, OPT_CHECK },
+		{ "scope", required_argument, NULL, OPT_SCOPE },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -456,6 +459,18 @@ opts_parse(struct opts *o, int argc, char *argv[])
 			retry_parse(o, optarg);
 			retry = 1;
 			break;
+		case OPT_SCOPE:
+			if (strcmp(optarg, "session") == 0)
+				o->scope = SCOPE_SESSION;
+			else if (strcmp(optarg, "group") == 0)
+				o->scope = SCOPE_GROUP;
+			else if (strcmp(optarg, "pid") == 0)
+				o->scope = SCOPE_PID;
+			else
+				usage_die("--scope: expected session, group or "
+				    "pid, got '%s'", optarg);
+			o->has_scope = 1;
+			break;
 		case OPT_CHECK:
 			if (duration_parse(optarg, &o->check) < 0)
 				usage_die("--check: bad duration '%s'", optarg);
@@ -481,6 +496,8 @@ opts_parse(struct opts *o, int argc, char *argv[])
 		usage_die("--status, --stop and --signal exclude each other");
 	if (retry && stop_opts)
 		usage_die("--retry excludes -s, -t and -K");
+	if (o->has_scope && o->mode != MODE_STOP)
+		usage_die("--scope goes with --stop");
 	if (!retry) {
 		o->sched[0].sig = o->stop_sig;
 		o->sched[0].wait = o->stop_timeout;
@@ -625,19 +642,127 @@ stop_pin(const struct opts *o, pid_t pid, uint64_t start)
 	return fd;
 }
 
+/* The processes --stop reaches: [0] is the daemon (pinned and checked
+ * against the pidfile), then the other members of its session or
+ * process group, each pinned with a pidfd and checked again after
+ * pinning, so a recycled pid is never hit. */
+struct reach {
+	int scope;
+	pid_t id;		/* session or process group id */
+	int *fd;
+	pid_t *pid;
+	size_t n, cap;
+};
+
+static pid_t
+scope_id(pid_t pid, int scope)
+{
+	return scope == SCOPE_SESSION ? getsid(pid) : getpgid(pid);
+}
+
+static int
+reach_visit(const struct proc_info *p, void *arg)
+{
+	struct reach *r = arg;
+	size_t i;
+	int fd;
+
+	if (p->state == 'Z' || p->pid == getpid() ||
+	    scope_id(p->pid, r->scope) != r->id)
+		return 0;
+	for (i = 0; i < r->n; i++)
+		if (r->pid[i] == p->pid && r->fd[i] >= 0)
+			return 0;
+	if ((fd = proc_pidfd_open(p->pid)) < 0)
+		return 0;
+	if (scope_id(p->pid, r->scope) != r->id) {
+		close(fd);
+		return 0;
+	}
+	if (r->n == r->cap) {
+		r->cap = r->cap ? 2 * r->cap : 16;
+		if ((r->fd = realloc(r->fd, r->cap * sizeof(*r->fd))) == NULL ||
+		    (r->pid = realloc(r->pid, r->cap * sizeof(*r->pid))) == NULL)
+			die(1, "out of memory");
+	}
+	r->fd[r->n] = fd;
+	r->pid[r->n++] = p->pid;
+	return 0;
+}
+
+/* Is the session or group the daemon's own? Not when its leader is
+ * another live process: a daemon run with -f shares its caller's. */
+/* The session (or the group that setsid made with it) is reached only
+ * when daemonize made it for this daemon, as the pidfile's identity
+ * records: a daemon run with -f, by prefork or by another tool shares
+ * its caller's, which is none of our business. */
+static int
+scope_pick(const struct opts *o, pid_t pid, pid_t sid, struct reach *r)
+{
+	const char *what = o->scope == SCOPE_SESSION ? "session" : "group";
+
+	r->scope = o->scope;
+	if (o->scope == SCOPE_PID)
+		return SCOPE_PID;
+	r->id = scope_id(pid, o->scope);
+	if (sid <= 0 || r->id != sid) {
+		if (o->has_scope)
+			warn("pid %ld is not in a %s daemonize made for it; "
+			    "signalling it alone", (long)pid, what);
+		else
+			verbose("pid %ld is not in a %s daemonize made for it; "
+			    "signalling it alone", (long)pid, what);
+		r->scope = SCOPE_PID;
+	}
+	return r->scope;
+}
+
 static int
 ctl_stop(const struct opts *o)
 {
+	struct reach r = { 0 };
 	char name[16], dur[32];
 	uint64_t start = 0;
 	int64_t total = 0;
 	pid_t pid = 0;
-	int fd, left, i;
+	size_t j, k;
+	int fd = -2, left, i, pinned, daemon_in = 1, st;
+	pid_t sid = 0;
 
-	if (check_or_die(o, &pid, &start, 1) != PIDFILE_RUNNING)
-		goto gone;
-	if ((fd = stop_pin(o, pid, start)) == -2)
-		goto gone;
+	st = check_or_die(o, &pid, &start, 1);
+	(void)pidfile_identity(o->pidfile, NULL, NULL, &sid);
+	if (st == PIDFILE_RUNNING)
+		fd = stop_pin(o, pid, start);
+	pinned = fd >= 0;
+	if ((r.fd = malloc(16 * sizeof(*r.fd))) == NULL ||
+	    (r.pid = malloc(16 * sizeof(*r.pid))) == NULL)
+		die(1, "out of memory");
+	r.cap = 16;
+	if (fd == -2) {
+		/* The daemon is gone, maybe not what is left of the session
+		 * made for it. A live process whose pid is the session id
+		 * means the id was recycled: that session is not ours. */
+		if (st == PIDFILE_ABSENT || sid <= 0 || o->scope == SCOPE_PID ||
+		    !proc_gone(sid))
+			goto gone;
+		r.scope = o->scope;
+		r.id = sid;
+		if (proc_scan(PROC_STAT, reach_visit, &r) < 0)
+			die(1, "/proc:");
+		if (r.n == 0)
+			goto gone;
+		verbose("pid %ld is gone; stopping the %zu left of its %s",
+		    (long)pid, r.n, o->scope == SCOPE_SESSION ? "session" :
+		    "process group");
+		daemon_in = 0;
+		pinned = 1;
+	} else {
+		r.fd[0] = fd;
+		r.pid[0] = pid;
+		r.n = 1;
+		if (!pinned || scope_pick(o, pid, sid, &r) == SCOPE_PID)
+			r.scope = SCOPE_PID;
+	}
 	left = 1;
 	for (i = 0; i < o->nsched && left > 0; i++) {
 		signal_name(o->sched[i].sig, name, sizeof(name));
@@ -645,25 +770,60 @@ ctl_stop(const struct opts *o)
 			verbose("pid %ld still running after %s; sending %s",
 			    (long)pid, duration_fmt(total, dur, sizeof(dur)),
 			    name);
-		if (proc_pidfd_signal(fd, pid, o->sched[i].sig) < 0 &&
-		    errno != ESRCH)
-			die(1, "cannot send %s to pid %ld:", name, (long)pid);
-		verbose("sent %s to pid %ld", name, (long)pid);
-		left = proc_wait_gone(&fd, &pid, 1, clock_mono() +
+		/* Members forked since the last step are reached too. */
+		if (r.scope != SCOPE_PID && proc_scan(PROC_STAT, reach_visit,
+		    &r) < 0)
+			die(1, "/proc:");
+		for (j = 0; j < r.n; j++) {
+			if (proc_pidfd_signal(r.fd[j], r.pid[j],
+			    o->sched[i].sig) < 0 && errno != ESRCH)
+				die(1, "cannot send %s to pid %ld:", name,
+				    (long)r.pid[j]);
+		}
+		if (r.n > 1)
+			verbose("sent %s to pid %ld and %zu more of its %s",
+			    name, (long)pid, r.n - 1, r.scope == SCOPE_SESSION ?
+			    "session" : "process group");
+		else
+			verbose("sent %s to pid %ld", name, (long)pid);
+		left = proc_wait_gone(r.fd, r.pid, r.n, clock_mono() +
 		    o->sched[i].wait);
 		total += o->sched[i].wait;
+		/* Drop what is gone: a pid polled after its exit could be
+		 * a recycled one. Without pidfds only the daemon is
+		 * reached, polled by pid. */
+		for (j = k = 0; j < r.n; j++) {
+			if (r.fd[j] < 0 && (j > 0 || pinned || !daemon_in))
+				continue;
+			r.fd[k] = r.fd[j];
+			r.pid[k++] = r.pid[j];
+		}
+		if (daemon_in && (k == 0 || r.pid[0] != pid))
+			daemon_in = 0;
+		r.n = k;
 	}
-	if (fd >= 0)
-		close(fd);
+	for (j = 0; j < r.n; j++)
+		if (r.fd[j] >= 0)
+			close(r.fd[j]);
 	if (left < 0)
 		die(1, "waiting for pid %ld:", (long)pid);
 	if (left > 0) {
-		warn("pid %ld still running after %s", (long)pid,
-		    duration_fmt(total, dur, sizeof(dur)));
+		if (daemon_in)
+			warn("pid %ld still running after %s", (long)pid,
+			    duration_fmt(total, dur, sizeof(dur)));
+		else
+			warn("%d process%s of pid %ld's %s still running after "
+			    "%s", left, left == 1 ? "" : "es", (long)pid,
+			    r.scope == SCOPE_SESSION ? "session" : "group",
+			    duration_fmt(total, dur, sizeof(dur)));
+		free(r.fd);
+		free(r.pid);
 		return 1;
 	}
 	verbose("pid %ld stopped", (long)pid);
 gone:
+	free(r.fd);
+	free(r.pid);
 	if (pidfile_discard(o->pidfile) < 0 && errno != EWOULDBLOCK) {
 		if (file_problem(errno) != NULL)
 			file_die(1, o->pidfile, "pidfile");
@@ -808,7 +968,10 @@ child_lock(const char *path, int write_pid)
 		child_fail(1, "%s:", path);
 	}
 	if (write_pid) {
-		if (pidfile_write(fd, getpid()) < 0)
+		/* The daemon's session is its own (setsid in the middle
+		 * child): recorded, so --stop may reach all of it. */
+		if (pidfile_write_session(fd, getpid(), report_fd >= 0 ?
+		    getsid(0) : 0) < 0)
 			child_fail(1, "%s:", path);
 		held_pidfile = path;
 	}

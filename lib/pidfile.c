@@ -44,6 +44,7 @@ struct rec {
 	uint64_t start;
 	char boot[BOOT_LEN + 1];
 	int legacy;		/* no identity attribute: "PID" alone */
+	pid_t sid;		/* session made for it, 0: none recorded */
 };
 
 /* Lock fds handed out by pidfile_acquire, with the pidfile they guard. */
@@ -229,8 +230,16 @@ ident_read(int fd, struct rec *r)
 	buf[n] = '\0';
 	if (num(&p, INT32_MAX, &v) < 0 || (pid_t)v != r->pid || *p++ != ' ' ||
 	    num(&p, UINT64_MAX / 10, &r->start) < 0 || *p++ != ' ' ||
-	    strlen(p) != BOOT_LEN)
+	    strlen(p) < BOOT_LEN)
 		return -1;
+	if (p[BOOT_LEN] != '\0') {
+		const char *q = p + BOOT_LEN + 1;
+
+		if (p[BOOT_LEN] != ' ' || num(&q, INT32_MAX, &v) < 0 ||
+		    *q != '\0')
+			return -1;
+		r->sid = (pid_t)v;
+	}
 	for (i = 0; i < BOOT_LEN; i++) {
 		if ((p[i] < '0' || p[i] > '9') && (p[i] < 'a' || p[i] > 'f') &&
 		    p[i] != '-')
@@ -500,6 +509,12 @@ fail:
 int
 pidfile_write(int fd, pid_t pid)
 {
+	return pidfile_write_session(fd, pid, 0);
+}
+
+int
+pidfile_write_session(int fd, pid_t pid, pid_t sid)
+{
 	char boot[BOOT_LEN + 1], line[96], *tmp;
 	const char *path;
 	uint64_t start;
@@ -515,6 +530,9 @@ pidfile_write(int fd, pid_t pid)
 		return -1;
 	len = snprintf(line, sizeof(line), "%ld %llu %s", (long)pid,
 	    (unsigned long long)start, boot);
+	if (sid > 0)
+		len += snprintf(line + len, sizeof(line) - (size_t)len, " %ld",
+		    (long)sid);
 	n = strlen(path) + sizeof(".XXXXXX");
 	if ((tmp = malloc(n)) == NULL)
 		return -1;
@@ -565,6 +583,13 @@ pidfile_read(const char *path, pid_t *pid)
 int
 pidfile_check_start(const char *path, pid_t *pid, uint64_t *start)
 {
+	return pidfile_identity(path, pid, start, NULL);
+}
+
+int
+pidfile_identity(const char *path, pid_t *pid, uint64_t *start,
+    pid_t *sid)
+{
 	struct rec r;
 	int st;
 
@@ -575,6 +600,8 @@ pidfile_check_start(const char *path, pid_t *pid, uint64_t *start)
 		*pid = r.pid;
 	if (start != NULL)
 		*start = r.start;
+	if (sid != NULL)
+		*sid = r.sid;
 	return st;
 }
 

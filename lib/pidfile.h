@@ -52,6 +52,10 @@ int pidfile_lock(const char *path, int keep_on_exec, pid_t *holder);
  * lock of ours; ESRCH: pid is gone). */
 int pidfile_write(int fd, pid_t pid);
 
+/* The same, recording sid (> 0) as the session made for the process:
+ * the identity becomes "PID START BOOT SID". */
+int pidfile_write_session(int fd, pid_t pid, pid_t sid);
+
 /* Read the pid stored in path (checked as above). 0 or -1 with errno. */
 int pidfile_read(const char *path, pid_t *pid);
 
@@ -70,6 +74,11 @@ int pidfile_check(const char *path, pid_t *pid);
 /* Start time of a running pidfile's process, in clock ticks since boot
  * (0 without the identity). Same returns as pidfile_check. */
 int pidfile_check_start(const char *path, pid_t *pid, uint64_t *start);
+
+/* The same, and the session recorded by pidfile_write_session (0 when
+ * none was, or without the identity). */
+int pidfile_identity(const char *path, pid_t *pid, uint64_t *start,
+    pid_t *sid);
 
 /* Remove path and path.lock, only if path is a pidfile (checked as
  * above) naming the calling process. ENOENT is not an error; a file that

@@ -133,3 +133,71 @@ pool() {
 	run -2 --separate-stderr daemonize --check 1x -- true
 	[ "$stderr" = "daemonize: --check: bad duration '1x'" ]
 }
+
+# A daemon (title $A) that forks a child titled $A-child in its session
+# and, with a new process group, a child titled $A-grp.
+family() {
+	run -0 --separate-stderr daemonize -p d.pid -A "$A" -- bash -c '
+	    bash -c "exec -a $0-child sleep 1000" &
+	    python3 -c "import os, sys; os.setpgid(0, 0); os.execvp(\"sleep\", [sys.argv[1], \"1000\"])" "$0-grp" &
+	    exec -a "$0" sleep 1000'
+	DPID=$(cat d.pid)
+	track "$DPID"
+	wait_for 5 eval '[ -n "$(title_pids "$A-child")" ] && [ -n "$(title_pids "$A-grp")" ]'
+	wait_for 5 eval '[ "$(cat /proc/$DPID/comm)" = sleep ]'
+}
+
+@test "daemonize: --stop reaches the daemon's whole session by default" {
+	family
+	run -0 --separate-stderr daemonize -v -p d.pid --stop
+	[[ $stderr == *"sent TERM to pid $DPID and 2 more of its session"* ]]
+	gone "$DPID"
+	[ -z "$(title_pids "$A-child")" ]
+	[ -z "$(title_pids "$A-grp")" ]
+	[ ! -e d.pid ]
+}
+
+@test "daemonize: --stop --scope group spares a child in its own process group" {
+	family
+	run -0 daemonize -p d.pid --stop --scope group
+	gone "$DPID"
+	[ -z "$(title_pids "$A-child")" ]
+	[ -n "$(title_pids "$A-grp")" ]
+}
+
+@test "daemonize: --stop --scope pid signals the daemon alone" {
+	family
+	run -0 daemonize -p d.pid --stop --scope pid
+	gone "$DPID"
+	[ -n "$(title_pids "$A-child")" ]
+	[ -n "$(title_pids "$A-grp")" ]
+}
+
+@test "daemonize: --stop waits for the whole session and KILLs what ignores TERM" {
+	run -0 --separate-stderr daemonize -p d.pid -A "$A" -- bash -c '
+	    dsigrec -i "$1" &
+	    exec -a "$0" sleep 1000' "$A" "$PWD/rec"
+	DPID=$(cat d.pid)
+	track "$DPID"
+	wait_for 5 grep -qx start rec
+	local kid
+	kid=$(pgrep -s "$(ps -o sid= -p "$DPID")" dsigrec)
+	track "$kid"
+	run -1 --separate-stderr daemonize -p d.pid --stop --retry TERM/0.5
+	[ "$stderr" = "daemonize: 1 process of pid $DPID's session still running after 500ms" ]
+	alive "$kid"
+	run -0 daemonize -p d.pid --stop --retry TERM/0.5/KILL/2
+	gone "$kid"
+}
+
+@test "daemonize: a -f daemon shares its caller's session: --stop signals it alone" {
+	spawn_bg sleep 1000
+	local sibling=$!
+	spawn_bg daemonize -f -p "$PWD/d.pid" -A "$A" -- sleep 1000
+	local p=$!
+	wait_for 5 test -s d.pid
+	run -0 --separate-stderr daemonize -v -p d.pid --stop
+	[[ $stderr == *"not in a session daemonize made for it"* ]]
+	gone "$p"
+	alive "$sibling"
+}
