@@ -51,6 +51,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "clock.h"
@@ -67,7 +68,7 @@ extern char **environ;
 enum { MODE_START, MODE_STATUS, MODE_STOP, MODE_SIGNAL };
 enum { SCOPE_SESSION, SCOPE_GROUP, SCOPE_PID };	/* --scope */
 enum { OPT_STATUS = 256, OPT_STOP, OPT_SIGNAL, OPT_READY_FD, OPT_RETRY,
-    OPT_CHECK, OPT_SCOPE };
+    OPT_CHECK, OPT_SCOPE, OPT_JSON };
 
 #define READY_FD_MAX	1023
 #define LISTEN_MAX	512		/* inherited activation sockets */
@@ -103,6 +104,7 @@ struct opts {
 	int64_t check;			/* --check window, 0: off */
 	int listen_n;			/* inherited LISTEN_FDS meant for us */
 	int scope, has_scope;		/* --stop reaches: SCOPE_* */
+	int json;			/* --status --json */
 	char **cmd;			/* as given, for messages */
 	char **exec;			/* cmd with a relative path made absolute */
 	const char *exec_argv0;
@@ -150,10 +152,56 @@ usage(FILE *f)
 	    "[-l LOCKFILE]\n"
 	    "                 [-u USER[:GROUP]] [-m UMASK] [-E NAME=VALUE]... "
 	    "[-A ARGV0]\n"
-	    "                 [-N | --ready-fd N] [-w TIMEOUT] [-f] [-q|-v] "
-	    "-- COMMAND [ARG]...\n"
-	    "       daemonize -p PIDFILE --status | --stop [-s SIG] "
-	    "[-t TIMEOUT] [-K] | --signal SIG\n");
+	    "                 [-N | --ready-fd N] [-w TIMEOUT] [--check D] "
+	    "[-f] [-q|-v]\n"
+	    "                 -- COMMAND [ARG]...\n"
+	    "       daemonize -p PIDFILE --status [--json] | --signal SIG\n"
+	    "       daemonize -p PIDFILE --stop [-s SIG] [-t TIMEOUT] [-K] | "
+	    "--retry SCHEDULE\n"
+	    "                 [--scope session|group|pid]\n");
+}
+
+static void
+help(void)
+{
+	usage(stdout);
+	printf("\n"
+	    "Start COMMAND as a daemon; stop, signal or query it by pidfile.\n"
+	    "\n"
+	    "  -a, --append            append to the -o/-e files\n"
+	    "  -c, --chdir DIR         run in DIR (default /)\n"
+	    "  -o, --stdout FILE       standard output to FILE\n"
+	    "  -e, --stderr FILE       standard error to FILE\n"
+	    "  -p, --pidfile PIDFILE   pidfile (and PIDFILE.lock) for a single "
+	    "instance\n"
+	    "  -l, --lockfile FILE     also hold a lock on FILE\n"
+	    "  -u, --user USER[:GROUP] run as USER (root only)\n"
+	    "  -m, --umask UMASK       octal umask (default 022)\n"
+	    "  -E, --env NAME=VALUE    set a variable for COMMAND\n"
+	    "  -A, --argv0 ARGV0       run COMMAND with this argv[0] (title)\n"
+	    "  -N, --notify            wait for READY=1 on NOTIFY_SOCKET\n"
+	    "      --ready-fd N        wait for a line on fd N\n"
+	    "  -w, --wait TIMEOUT      bound the readiness wait (default 30s)\n"
+	    "      --check D           report COMMAND exiting within D "
+	    "(default 300ms)\n"
+	    "  -f, --foreground        no fork: exec COMMAND in place\n"
+	    "  -q, --quiet             no notices, no --status output\n"
+	    "  -v, --verbose           report pids, readiness, signals\n"
+	    "      --status            0 running, 1 dead, 3 no pidfile, 4 "
+	    "unknown\n"
+	    "      --json              --status as one JSON object\n"
+	    "      --stop              stop the daemon (schedule below)\n"
+	    "      --signal SIG        send SIG to the daemon\n"
+	    "  -s, --stop-signal SIG   --stop's signal (default TERM)\n"
+	    "  -t, --timeout TIMEOUT   --stop's wait (default 20s)\n"
+	    "  -K, --kill              --stop: then KILL, wait 5s more\n"
+	    "      --retry SCHEDULE    --stop: SIG/TIMEOUT/... or TIMEOUT\n"
+	    "      --scope SCOPE       --stop reaches: session (default), "
+	    "group, pid\n"
+	    "  -h, --help              this help\n"
+	    "  -V, --version           the version\n"
+	    "\n"
+	    "See daemonize(1).\n");
 }
 
 static void
@@ -360,6 +408,7 @@ opts_parse(struct opts *o, int argc, char *argv[])
 		{ "retry", required_argument, NULL, OPT_RETRY },
 		{ "check", required_argument, NULL, OPT_CHECK },
 		{ "scope", required_argument, NULL, OPT_SCOPE },
+		{ "json", no_argument, NULL, OPT_JSON },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -404,7 +453,7 @@ opts_parse(struct opts *o, int argc, char *argv[])
 			o->foreground = 1;
 			break;
 		case 'h':
-			usage(stdout);
+			help();
 			exit(0);
 		case 'K':
 			o->kill = 1;
@@ -459,6 +508,9 @@ opts_parse(struct opts *o, int argc, char *argv[])
 			retry_parse(o, optarg);
 			retry = 1;
 			break;
+		case OPT_JSON:
+			o->json = 1;
+			break;
 		case OPT_SCOPE:
 			if (strcmp(optarg, "session") == 0)
 				o->scope = SCOPE_SESSION;
@@ -498,6 +550,8 @@ opts_parse(struct opts *o, int argc, char *argv[])
 		usage_die("--retry excludes -s, -t and -K");
 	if (o->has_scope && o->mode != MODE_STOP)
 		usage_die("--scope goes with --stop");
+	if (o->json && o->mode != MODE_STATUS)
+		usage_die("--json goes with --status");
 	if (!retry) {
 		o->sched[0].sig = o->stop_sig;
 		o->sched[0].wait = o->stop_timeout;
@@ -574,6 +628,77 @@ check_or_die(const struct opts *o, pid_t *pid, uint64_t *start, int status)
 }
 
 /* LSB: 0 running, 1 dead but pidfile exists, 3 not running, 4 unknown. */
+/* A JSON string: quotes, backslashes and control characters escaped. */
+static void
+json_str(const char *s)
+{
+	const unsigned char *p;
+
+	putchar('"');
+	for (p = (const unsigned char *)s; *p != '\0'; p++) {
+		if (*p == '"' || *p == '\\')
+			printf("\\%c", *p);
+		else if (*p < 0x20 || *p == 0x7f)
+			printf("\\u%04x", *p);
+		else
+			putchar(*p);
+	}
+	putchar('"');
+}
+
+/* --status --json: one object on one line. */
+static void
+status_json(const struct opts *o, int st, pid_t pid)
+{
+	static const char *const names[] = {
+		[PIDFILE_RUNNING] = "running", [PIDFILE_STALE] = "dead",
+		[PIDFILE_ABSENT] = "absent",
+	};
+	struct proc_info pi;
+	char exe[PATH_MAX], when[64];
+	int64_t start, now;
+	ssize_t n;
+	time_t sec;
+	struct tm tm;
+
+	printf("{\"status\":\"%s\",\"pidfile\":", names[st]);
+	json_str(o->pidfile);
+	if (st != PIDFILE_RUNNING || proc_start_wall(pid, &start) < 0 ||
+	    proc_read(pid, PROC_TITLE, &pi) < 0) {
+		if (pid > 0)
+			printf(",\"pid\":%ld", (long)pid);
+		else
+			printf(",\"pid\":null");
+		printf(",\"started_at\":null,\"uptime\":null,"
+		    "\"command\":null,\"title\":null}\n");
+		return;
+	}
+	now = clock_wall();
+	sec = (time_t)(start / NS_PER_SEC);
+	gmtime_r(&sec, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(exe, sizeof(exe), "/proc/%ld/exe", (long)pid);
+	printf(",\"pid\":%ld,\"started_at\":\"%s.%03dZ\",\"uptime\":%.3f,"
+	    "\"command\":", (long)pid, when,
+	    (int)(start % NS_PER_SEC / NS_PER_MS),
+	    (double)(now - start) / NS_PER_SEC);
+	{
+		char buf[PATH_MAX];
+
+		n = readlink(exe, buf, sizeof(buf) - 1);
+		if (n > 0) {
+			buf[n] = '\0';
+			json_str(buf);
+		} else {
+			printf("null");
+		}
+	}
+	printf(",\"title\":");
+	json_str(pi.title != NULL ? pi.title : "");
+	printf("}\n");
+	proc_info_free(&pi);
+}
+
 static int
 ctl_status(const struct opts *o)
 {
@@ -581,6 +706,10 @@ ctl_status(const struct opts *o)
 	int st;
 
 	st = check_or_die(o, &pid, NULL, 4);
+	if (o->json) {
+		status_json(o, st, pid);
+		return st;
+	}
 	if (msg_level > MSG_QUIET) {
 		if (st == PIDFILE_RUNNING)
 			printf("running (pid %ld)\n", (long)pid);
