@@ -39,6 +39,7 @@
 #include <getopt.h>
 #include <grp.h>
 #include <limits.h>
+#include <poll.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -51,6 +52,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -68,7 +70,7 @@ extern char **environ;
 enum { MODE_START, MODE_STATUS, MODE_STOP, MODE_SIGNAL };
 enum { SCOPE_SESSION, SCOPE_GROUP, SCOPE_PID };	/* --scope */
 enum { OPT_STATUS = 256, OPT_STOP, OPT_SIGNAL, OPT_READY_FD, OPT_RETRY,
-    OPT_CHECK, OPT_SCOPE, OPT_JSON };
+    OPT_CHECK, OPT_SCOPE, OPT_JSON, OPT_SYSLOG };
 
 #define READY_FD_MAX	1023
 #define LISTEN_MAX	512		/* inherited activation sockets */
@@ -105,6 +107,7 @@ struct opts {
 	int listen_n;			/* inherited LISTEN_FDS meant for us */
 	int scope, has_scope;		/* --stop reaches: SCOPE_* */
 	int json;			/* --status --json */
+	const char *syslog_tag;		/* --syslog TAG */
 	char **cmd;			/* as given, for messages */
 	char **exec;			/* cmd with a relative path made absolute */
 	const char *exec_argv0;
@@ -153,8 +156,9 @@ usage(FILE *f)
 	    "                 [-u USER[:GROUP]] [-m UMASK] [-E NAME=VALUE]... "
 	    "[-A ARGV0]\n"
 	    "                 [-N | --ready-fd N] [-w TIMEOUT] [--check D] "
-	    "[-f] [-q|-v]\n"
-	    "                 -- COMMAND [ARG]...\n"
+	    "[--syslog TAG]\n"
+	    "                 [-f] [-q|-v]"
+	    " -- COMMAND [ARG]...\n"
 	    "       daemonize -p PIDFILE --status [--json] | --signal SIG\n"
 	    "       daemonize -p PIDFILE --stop [-s SIG] [-t TIMEOUT] [-K] | "
 	    "--retry SCHEDULE\n"
@@ -172,6 +176,8 @@ help(void)
 	    "  -c, --chdir DIR         run in DIR (default /)\n"
 	    "  -o, --stdout FILE       standard output to FILE\n"
 	    "  -e, --stderr FILE       standard error to FILE\n"
+	    "      --syslog TAG        the rest of stdout/stderr to syslog, "
+	    "tagged TAG\n"
 	    "  -p, --pidfile PIDFILE   pidfile (and PIDFILE.lock) for a single "
 	    "instance\n"
 	    "  -l, --lockfile FILE     also hold a lock on FILE\n"
@@ -329,6 +335,11 @@ opts_check(struct opts *o, int stop_opts)
 		usage_die("-N and --ready-fd exclude each other");
 	if (o->foreground && (o->notify || o->ready_fd >= 0))
 		usage_die("-f runs COMMAND in place: nobody waits for readiness");
+	if (o->syslog_tag != NULL && o->foreground)
+		usage_die("--syslog does not go with -f: its output is the "
+		    "supervisor's");
+	if (o->syslog_tag != NULL && o->out != NULL && o->err != NULL)
+		usage_die("--syslog with both -o and -e would send nothing");
 	if (o->has_user && geteuid() != 0)
 		die(1, "-u: must be run as root to change user");
 	listen_inherit(o);
@@ -409,6 +420,7 @@ opts_parse(struct opts *o, int argc, char *argv[])
 		{ "check", required_argument, NULL, OPT_CHECK },
 		{ "scope", required_argument, NULL, OPT_SCOPE },
 		{ "json", no_argument, NULL, OPT_JSON },
+		{ "syslog", required_argument, NULL, OPT_SYSLOG },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -507,6 +519,13 @@ opts_parse(struct opts *o, int argc, char *argv[])
 		case OPT_RETRY:
 			retry_parse(o, optarg);
 			retry = 1;
+			break;
+		case OPT_SYSLOG:
+			if (*optarg == '\0' || strlen(optarg) > 64 ||
+			    strpbrk(optarg, " :[]\n\t") != NULL)
+				usage_die("--syslog: expected a tag of up to 64 "
+				    "characters without blanks, ':' or brackets");
+			o->syslog_tag = optarg;
 			break;
 		case OPT_JSON:
 			o->json = 1;
@@ -1196,6 +1215,113 @@ child_stdio(const struct opts *o)
 		fd_move(err, 2, 0, 0);
 }
 
+/* The relay: one line of the daemon's output, one syslog message
+ * (stdout at LOG_INFO, stderr at LOG_ERR; longer lines are cut into
+ * pieces). TERM, INT and HUP are ignored: it ends at end of input, once
+ * the daemon and every child holding its output are gone, so --stop
+ * loses no last words. */
+static void
+relay_run(const char *tag, int out, int err)
+{
+	struct pollfd pf[2] = { { out, POLLIN, 0 }, { err, POLLIN, 0 } };
+	static const int prio[2] = { LOG_INFO, LOG_ERR };
+	char buf[2][1024];
+	size_t len[2] = { 0, 0 };
+	ssize_t n;
+	char *nl;
+	int i;
+
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	openlog(tag, 0, LOG_DAEMON);
+	while (pf[0].fd >= 0 || pf[1].fd >= 0) {
+		if (poll(pf, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			_exit(1);
+		}
+		for (i = 0; i < 2; i++) {
+			if (pf[i].fd < 0 || pf[i].revents == 0)
+				continue;
+			n = read(pf[i].fd, buf[i] + len[i],
+			    sizeof(buf[i]) - 1 - len[i]);
+			if (n < 0 && (errno == EINTR || errno == EAGAIN))
+				continue;
+			if (n <= 0) {
+				if (len[i] > 0) {
+					buf[i][len[i]] = '\0';
+					syslog(prio[i], "%s", buf[i]);
+				}
+				close(pf[i].fd);
+				pf[i].fd = -1;
+				continue;
+			}
+			len[i] += (size_t)n;
+			buf[i][len[i]] = '\0';
+			while ((nl = strchr(buf[i], '\n')) != NULL) {
+				*nl = '\0';
+				syslog(prio[i], "%s", buf[i]);
+				len[i] -= (size_t)(nl + 1 - buf[i]);
+				memmove(buf[i], nl + 1, len[i] + 1);
+			}
+			if (len[i] == sizeof(buf[i]) - 1) {
+				syslog(prio[i], "%s", buf[i]);
+				len[i] = 0;
+			}
+		}
+	}
+	closelog();
+	_exit(0);
+}
+
+/* --syslog: stdout and stderr (those without -o/-e) into pipes read by
+ * a relay. The relay is forked twice so that it is not the daemon's
+ * child (no zombie for a daemon that never waits), and stays in the
+ * daemon's session, so --stop reaches it. */
+static void
+child_syslog(const struct opts *o)
+{
+	int p[2][2] = { { -1, -1 }, { -1, -1 } };
+	pid_t pid, relay;
+	int i, st;
+
+	for (i = 0; i < 2; i++)
+		if ((i == 0 ? o->out : o->err) == NULL &&
+		    pipe2(p[i], O_CLOEXEC) < 0)
+			child_fail(1, "pipe:");
+	if ((pid = fork()) < 0)
+		child_fail(1, "fork:");
+	if (pid == 0) {
+		if ((relay = fork()) != 0)
+			_exit(relay < 0);
+		for (i = 0; i < 2; i++)
+			if (p[i][1] >= 0)
+				close(p[i][1]);
+		/* 0/1/2 stay (a message about syslog itself has nowhere
+		 * better to go), the read ends go to 3 and 4, nothing else
+		 * of the daemon's (its lock, the report pipe) is kept. */
+		for (i = 0; i < 2; i++)
+			if (p[i][0] >= 0 &&
+			    ((p[i][0] = fcntl(p[i][0], F_DUPFD, 5)) < 0 ||
+			    dup2(p[i][0], 3 + i) < 0))
+				_exit(1);
+		spawn_close_from(5);
+		relay_run(o->syslog_tag, p[0][0] >= 0 ? 3 : -1,
+		    p[1][0] >= 0 ? 4 : -1);
+	}
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		child_fail(1, "cannot start the syslog relay");
+	for (i = 0; i < 2; i++) {
+		if (p[i][0] < 0)
+			continue;
+		close(p[i][0]);
+		fd_move(p[i][1], i + 1, 0, 0);
+	}
+}
+
 /* Everything between the last fork and exec, for the daemon and for -f.
  * Never returns. */
 static void
@@ -1215,6 +1341,8 @@ child_run(const struct opts *o, int ready, const char *notify)
 		child_fail(1, "chdir %s:", o->dir != NULL ? o->dir : "/");
 	umask(o->umask);
 	child_stdio(o);
+	if (o->syslog_tag != NULL)
+		child_syslog(o);
 	for (i = 0; i < o->nenv; i++)
 		if (putenv(o->env[i]) < 0)
 			child_fail(1, "putenv:");
@@ -1327,9 +1455,14 @@ err_tail(const struct ready *r)
 	int fd, i, k = 0;
 
 	if (o->err == NULL) {
-		warn("its stderr went to /dev/null (-e FILE keeps it); relative "
-		    "paths among its arguments are taken from %s",
-		    o->dir != NULL ? o->dir : "/");
+		if (o->syslog_tag != NULL)
+			warn("its stderr went to syslog, tagged %s; relative "
+			    "paths among its arguments are taken from %s",
+			    o->syslog_tag, o->dir != NULL ? o->dir : "/");
+		else
+			warn("its stderr went to /dev/null (-e FILE keeps it); "
+			    "relative paths among its arguments are taken "
+			    "from %s", o->dir != NULL ? o->dir : "/");
 		return;
 	}
 	fd = open(o->err, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY |

@@ -98,3 +98,59 @@ print("null" if v is None else v)' "$1" "$2"
 	[ "$(tr -d -c '\000' < out | wc -c)" -eq 0 ]
 	[ "$(stat -c %s out)" -lt "$(stat -c %s out.1)" ]
 }
+
+# with_devlog SOCK CMD...: run CMD in a private mount namespace whose
+# /dev/log is SOCK (the rest of /dev as it was, /dev/null included).
+with_devlog() {
+	local sock=$1
+	shift
+	mkdir -p olddev
+	unshare -m sh -c 'mount --make-rprivate / &&
+	    mount --bind /dev "$1" && mount -t tmpfs none /dev &&
+	    touch /dev/null /dev/log && mount --bind "$1/null" /dev/null &&
+	    mount --bind "$2" /dev/log && shift 2 && exec "$@"' \
+	    sh "$PWD/olddev" "$sock" "$@"
+}
+
+@test "daemonize: --syslog TAG sends stdout at info and stderr at err, relayed in the daemon's session" {
+	[ "$(id -u)" -eq 0 ] || skip "needs root for a private /dev/log"
+	python3 -c 'import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+open(sys.argv[2] + ".ready", "w").close()
+s.settimeout(20)
+with open(sys.argv[2], "a") as f:
+    while True:
+        f.write(s.recv(4096).decode(errors="replace") + "\n")
+        f.flush()' "$PWD/log" "$PWD/got" 3>&- &
+	track $!
+	wait_for 10 test -e got.ready
+	run -0 --separate-stderr with_devlog "$PWD/log" \
+	    daemonize -p "$PWD/d.pid" --syslog "$A-tag" -A "$A" -- \
+	    bash -c 'echo to-out; echo to-err >&2; exec -a "$0" sleep 1000'
+	DPID=$(cat d.pid)
+	track "$DPID"
+	wait_for 5 grep -q "to-err" got
+	grep -Eq "^<30>.* $A-tag: to-out$" got
+	grep -Eq "^<27>.* $A-tag: to-err$" got
+	# the relay lives in the daemon's session and goes with --stop
+	local sid relay
+	sid=$(ps -o sid= -p "$DPID")
+	relay=$(ps -o pid= -s "$sid" | grep -vw "$DPID" | tr -d ' ')
+	[ -n "$relay" ]
+	track "$relay"
+	[ "$(ps -o ppid= -p "$relay" | tr -d ' ')" != "$DPID" ]
+	run -0 daemonize -p d.pid --stop
+	gone "$DPID"
+	wait_for 5 gone "$relay"
+}
+
+@test "daemonize: bad --syslog uses: one line, exit 2" {
+	run -2 --separate-stderr daemonize --syslog "a b" -A "$A" -- sleep 1000
+	[[ $stderr == "daemonize: --syslog: expected a tag"* ]]
+	run -2 --separate-stderr daemonize -f --syslog x -- sleep 1000
+	[ "$stderr" = "daemonize: --syslog does not go with -f: its output is the supervisor's" ]
+	run -2 --separate-stderr daemonize -o o -e e --syslog x -- sleep 1000
+	[ "$stderr" = "daemonize: --syslog with both -o and -e would send nothing" ]
+	[ -z "$(title_pids "$A")" ]
+}
