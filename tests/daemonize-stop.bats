@@ -175,13 +175,14 @@ family() {
 
 @test "daemonize: --stop waits for the whole session and KILLs what ignores TERM" {
 	run -0 --separate-stderr daemonize -p d.pid -A "$A" -- bash -c '
-	    dsigrec -i "$1" &
+	    (exec -a "$0-kid" dsigrec -i "$1") &
 	    exec -a "$0" sleep 1000' "$A" "$PWD/rec"
 	DPID=$(cat d.pid)
 	track "$DPID"
 	wait_for 5 grep -qx start rec
 	local kid
-	kid=$(pgrep -s "$(ps -o sid= -p "$DPID")" dsigrec)
+	kid=$(title_pids "$A-kid")
+	[ -n "$kid" ]
 	track "$kid"
 	run -1 --separate-stderr daemonize -p d.pid --stop --retry TERM/0.5
 	[ "$stderr" = "daemonize: 1 process of pid $DPID's session still running after 500ms" ]

@@ -135,7 +135,7 @@ with open(sys.argv[2], "a") as f:
 	grep -Eq "^<27>.* $A-tag: to-err$" got
 	# the relay lives in the daemon's session and goes with --stop
 	local sid relay
-	sid=$(ps -o sid= -p "$DPID")
+	sid=$(ps -o sid= -p "$DPID" | tr -d ' ')
 	relay=$(ps -o pid= -s "$sid" | grep -vw "$DPID" | tr -d ' ')
 	[ -n "$relay" ]
 	track "$relay"
