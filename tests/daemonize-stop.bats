@@ -176,14 +176,15 @@ family() {
 @test "daemonize: --stop waits for the whole session and KILLs what ignores TERM" {
 	run -0 --separate-stderr daemonize -p d.pid -A "$A" -- bash -c '
 	    (exec -a "$0-kid" dsigrec -i "$1") &
-	    exec -a "$0" sleep 1000' "$A" "$PWD/rec"
+	    echo $! > "$2"
+	    exec -a "$0" sleep 1000' "$A" "$PWD/rec" "$PWD/kid"
 	DPID=$(cat d.pid)
 	track "$DPID"
 	wait_for 5 grep -qx start rec
 	local kid
-	kid=$(title_pids "$A-kid")
-	[ -n "$kid" ]
+	kid=$(cat kid)
 	track "$kid"
+	[ "$(tr '\0' ' ' < "/proc/$kid/cmdline")" = "$A-kid -i $PWD/rec " ]
 	run -1 --separate-stderr daemonize -p d.pid --stop --retry TERM/0.5
 	[ "$stderr" = "daemonize: 1 process of pid $DPID's session still running after 500ms" ]
 	alive "$kid"
