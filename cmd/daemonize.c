@@ -9,12 +9,15 @@
  * holds the pidfile lock, or a failure with its exit status and the
  * message to print. Before exec the daemon, in this order:
  *   1. keeps only the report pipe and the readiness fd, 0/1/2 on /dev/null;
- *   2. opens and locks the pidfile (and -l lockfile) as the caller's user,
- *      so the file stays root's, locks BEFORE truncating, writes its pid;
- *      the fd stays open across exec, so the daemon holds the lock;
- *   3. drops privileges (groups, gid, uid), chdir, umask;
+ *   2. locks PIDFILE.lock and writes the pidfile (lib/pidfile) as the
+ *      caller's user, so both stay root's; only the lock fd stays open
+ *      across exec, so the daemon holds the lock but no fd of the
+ *      pidfile it could rewrite;
+ *   3. drops privileges (groups, gid, uid), takes the -l lock, chdir,
+ *      umask;
  *   4. opens -o / -e as the daemon's user (a daemon-writable directory
- *      must not let it point root's open at another file);
+ *      must not let it point root's open at another file), and as root
+ *      without -u opens files only (no symlink, FIFO, device, hard link);
  *   5. sets the environment, resets signal mask and dispositions, execs.
  * An fcntl lock is released when ANY fd of the file is closed by its
  * holder, so the lock fd is taken where it stays, never dup'd and closed.
@@ -26,19 +29,22 @@
  * reported at once), or for the -w deadline. Once the caller exits the
  * daemon is adopted by init or the nearest subreaper.
  *
- * Control forms use the pidfile: the lock holder is the running instance;
- * with no lock held, the stored pid counts only if alive and started
- * before the pidfile was written (lib/pidfile), so a recycled pid is never
- * signalled. --stop pins the process with a pidfd before signalling. */
+ * Control forms use the pidfile: the recorded pid counts only while the
+ * process with that pid has the recorded start time (lib/pidfile), so a
+ * recycled pid is never signalled. --stop and --signal pin the process
+ * with a pidfd and check the pidfile again before signalling. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <grp.h>
 #include <limits.h>
+#include <poll.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +52,8 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "clock.h"
@@ -60,10 +68,23 @@
 extern char **environ;
 
 enum { MODE_START, MODE_STATUS, MODE_STOP, MODE_SIGNAL };
-enum { OPT_STATUS = 256, OPT_STOP, OPT_SIGNAL, OPT_READY_FD };
+enum { SCOPE_SESSION, SCOPE_GROUP, SCOPE_PID };	/* --scope */
+enum { OPT_STATUS = 256, OPT_STOP, OPT_SIGNAL, OPT_READY_FD, OPT_RETRY,
+    OPT_CHECK, OPT_SCOPE, OPT_JSON, OPT_SYSLOG };
 
 #define READY_FD_MAX	1023
+#define LISTEN_MAX	512		/* inherited activation sockets */
 #define KILL_WAIT	(5 * NS_PER_SEC)	/* after -K's KILL */
+#define STOP_WAIT	(20 * NS_PER_SEC)	/* outlasts prefork's 10s grace */
+#define CHECK_WAIT	(300 * NS_PER_MS)	/* --check default */
+#define SCHED_MAX	16
+#define TAIL_LINES	5
+
+/* One step of a --stop schedule: send sig, wait up to `wait`. */
+struct step {
+	int sig;
+	int64_t wait;
+};
 #define EOF_GRACE	(200 * NS_PER_MS)	/* ready fd closed, alive? */
 
 struct opts {
@@ -80,6 +101,13 @@ struct opts {
 	int64_t wait;			/* readiness bound, 0: none */
 	int64_t stop_timeout;
 	int stop_sig, sig;
+	struct step sched[SCHED_MAX];	/* --stop: -s/-t/-K or --retry */
+	int nsched;
+	int64_t check;			/* --check window, 0: off */
+	int listen_n;			/* inherited LISTEN_FDS meant for us */
+	int scope, has_scope;		/* --stop reaches: SCOPE_* */
+	int json;			/* --status --json */
+	const char *syslog_tag;		/* --syslog TAG */
 	char **cmd;			/* as given, for messages */
 	char **exec;			/* cmd with a relative path made absolute */
 	const char *exec_argv0;
@@ -106,6 +134,10 @@ struct ready {
 	int64_t wait;		/* -w, for the message */
 	long eof_timer;
 	struct loop *loop;
+	const struct opts *o;
+	int checking;		/* --check window, no readiness */
+	off_t err_off;		/* -e: where this start's stderr begins */
+	int died;		/* the daemon was reaped */
 };
 
 static struct ready *cleanup_ready;
@@ -123,10 +155,59 @@ usage(FILE *f)
 	    "[-l LOCKFILE]\n"
 	    "                 [-u USER[:GROUP]] [-m UMASK] [-E NAME=VALUE]... "
 	    "[-A ARGV0]\n"
-	    "                 [-N | --ready-fd N] [-w TIMEOUT] [-f] [-q|-v] "
-	    "-- COMMAND [ARG]...\n"
-	    "       daemonize -p PIDFILE --status | --stop [-s SIG] "
-	    "[-t TIMEOUT] [-K] | --signal SIG\n");
+	    "                 [-N | --ready-fd N] [-w TIMEOUT] [--check D] "
+	    "[--syslog TAG]\n"
+	    "                 [-f] [-q|-v]"
+	    " -- COMMAND [ARG]...\n"
+	    "       daemonize -p PIDFILE --status [--json] | --signal SIG\n"
+	    "       daemonize -p PIDFILE --stop [-s SIG] [-t TIMEOUT] [-K] | "
+	    "--retry SCHEDULE\n"
+	    "                 [--scope session|group|pid]\n");
+}
+
+static void
+help(void)
+{
+	usage(stdout);
+	printf("\n"
+	    "Start COMMAND as a daemon; stop, signal or query it by pidfile.\n"
+	    "\n"
+	    "  -a, --append            append to the -o/-e files\n"
+	    "  -c, --chdir DIR         run in DIR (default /)\n"
+	    "  -o, --stdout FILE       standard output to FILE\n"
+	    "  -e, --stderr FILE       standard error to FILE\n"
+	    "      --syslog TAG        the rest of stdout/stderr to syslog, "
+	    "tagged TAG\n"
+	    "  -p, --pidfile PIDFILE   pidfile (and PIDFILE.lock) for a single "
+	    "instance\n"
+	    "  -l, --lockfile FILE     also hold a lock on FILE\n"
+	    "  -u, --user USER[:GROUP] run as USER (root only)\n"
+	    "  -m, --umask UMASK       octal umask (default 022)\n"
+	    "  -E, --env NAME=VALUE    set a variable for COMMAND\n"
+	    "  -A, --argv0 ARGV0       run COMMAND with this argv[0] (title)\n"
+	    "  -N, --notify            wait for READY=1 on NOTIFY_SOCKET\n"
+	    "      --ready-fd N        wait for a line on fd N\n"
+	    "  -w, --wait TIMEOUT      bound the readiness wait (default 30s)\n"
+	    "      --check D           report COMMAND exiting within D "
+	    "(default 300ms)\n"
+	    "  -f, --foreground        no fork: exec COMMAND in place\n"
+	    "  -q, --quiet             no notices, no --status output\n"
+	    "  -v, --verbose           report pids, readiness, signals\n"
+	    "      --status            0 running, 1 dead, 3 no pidfile, 4 "
+	    "unknown\n"
+	    "      --json              --status as one JSON object\n"
+	    "      --stop              stop the daemon (schedule below)\n"
+	    "      --signal SIG        send SIG to the daemon\n"
+	    "  -s, --stop-signal SIG   --stop's signal (default TERM)\n"
+	    "  -t, --timeout TIMEOUT   --stop's wait (default 20s)\n"
+	    "  -K, --kill              --stop: then KILL, wait 5s more\n"
+	    "      --retry SCHEDULE    --stop: SIG/TIMEOUT/... or TIMEOUT\n"
+	    "      --scope SCOPE       --stop reaches: session (default), "
+	    "group, pid\n"
+	    "  -h, --help              this help\n"
+	    "  -V, --version           the version\n"
+	    "\n"
+	    "See daemonize(1).\n");
 }
 
 static void
@@ -211,6 +292,29 @@ umask_opt(const char *s)
 	return (mode_t)v;
 }
 
+/* Socket activation handed to daemonize (LISTEN_PID is ours): its fds
+ * 3.. go to COMMAND on the same numbers, with LISTEN_PID set to the
+ * final process. Meant for another process: left alone (and the fds
+ * closed, as any other). */
+static void
+listen_inherit(struct opts *o)
+{
+	const char *pid = getenv("LISTEN_PID"), *n = getenv("LISTEN_FDS");
+	long long p, v;
+	int fd;
+
+	if (pid == NULL || n == NULL || int_parse(pid, 1, INT_MAX, &p) < 0 ||
+	    p != (long long)getpid())
+		return;
+	if (int_parse(n, 0, LISTEN_MAX, &v) < 0)
+		die(1, "LISTEN_FDS: expected a number from 0 to %d, got '%s'",
+		    LISTEN_MAX, n);
+	for (fd = 3; fd < 3 + (int)v; fd++)
+		if (fcntl(fd, F_GETFD) < 0)
+			die(1, "LISTEN_FDS=%lld, but fd %d is not open", v, fd);
+	o->listen_n = (int)v;
+}
+
 static void
 opts_check(struct opts *o, int stop_opts)
 {
@@ -220,19 +324,70 @@ opts_check(struct opts *o, int stop_opts)
 		if (o->cmd[0] != NULL)
 			usage_die("no COMMAND with --status, --stop or --signal");
 		if (stop_opts && o->mode != MODE_STOP)
-			usage_die("-s, -t and -K go with --stop");
+			usage_die("-s, -t, -K and --retry go with --stop");
 		return;
 	}
 	if (stop_opts)
-		usage_die("-s, -t and -K go with --stop");
+		usage_die("-s, -t, -K and --retry go with --stop");
 	if (o->cmd[0] == NULL)
 		usage_die("missing COMMAND");
 	if (o->notify && o->ready_fd >= 0)
 		usage_die("-N and --ready-fd exclude each other");
 	if (o->foreground && (o->notify || o->ready_fd >= 0))
 		usage_die("-f runs COMMAND in place: nobody waits for readiness");
+	if (o->syslog_tag != NULL && o->foreground)
+		usage_die("--syslog does not go with -f: its output is the "
+		    "supervisor's");
+	if (o->syslog_tag != NULL && o->out != NULL && o->err != NULL)
+		usage_die("--syslog with both -o and -e would send nothing");
 	if (o->has_user && geteuid() != 0)
 		die(1, "-u: must be run as root to change user");
+	listen_inherit(o);
+	if (o->ready_fd >= 0 && o->ready_fd < 3 + o->listen_n)
+		usage_die("--ready-fd %d is one of the %d inherited LISTEN_FDS",
+		    o->ready_fd, o->listen_n);
+}
+
+/* --retry SCHEDULE, start-stop-daemon's form: SIG/TIMEOUT/SIG/TIMEOUT...
+ * (signal names or numbers, durations), or a lone TIMEOUT meaning
+ * TERM/TIMEOUT/KILL/TIMEOUT. */
+static void
+retry_parse(struct opts *o, const char *arg)
+{
+	char buf[512], *tok, *save;
+	int64_t ns;
+	int n = 0, sig;
+
+	if (strlen(arg) >= sizeof(buf))
+		usage_die("--retry: schedule too long");
+	if (duration_parse(arg, &ns) == 0) {
+		o->sched[0].sig = SIGTERM;
+		o->sched[1].sig = SIGKILL;
+		o->sched[0].wait = o->sched[1].wait = ns;
+		o->nsched = 2;
+		return;
+	}
+	strcpy(buf, arg);
+	for (tok = strtok_r(buf, "/", &save); tok != NULL;
+	    tok = strtok_r(NULL, "/", &save), n++) {
+		if (n / 2 >= SCHED_MAX)
+			usage_die("--retry: more than %d steps in '%s'",
+			    SCHED_MAX, arg);
+		if (n % 2 == 0) {
+			if (signal_parse(tok, &sig) < 0)
+				usage_die("--retry: bad signal '%s' in '%s' "
+				    "(expected SIG/TIMEOUT/...)", tok, arg);
+			o->sched[n / 2].sig = sig;
+		} else if (duration_parse(tok, &o->sched[n / 2].wait) < 0) {
+			usage_die("--retry: bad timeout '%s' in '%s' "
+			    "(expected SIG/TIMEOUT/...)", tok, arg);
+		}
+	}
+	if (n == 0 || n % 2 != 0 || arg[strlen(arg) - 1] == '/' ||
+	    strstr(arg, "//") != NULL || arg[0] == '/')
+		usage_die("--retry: bad schedule '%s' (expected SIG/TIMEOUT/...)",
+		    arg);
+	o->nsched = n / 2;
 }
 
 static void
@@ -261,18 +416,24 @@ opts_parse(struct opts *o, int argc, char *argv[])
 		{ "stop-signal", required_argument, NULL, 's' },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "kill", no_argument, NULL, 'K' },
+		{ "retry", required_argument, NULL, OPT_RETRY },
+		{ "check", required_argument, NULL, OPT_CHECK },
+		{ "scope", required_argument, NULL, OPT_SCOPE },
+		{ "json", no_argument, NULL, OPT_JSON },
+		{ "syslog", required_argument, NULL, OPT_SYSLOG },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	long long n;
-	int c, stop_opts = 0, modes = 0;
+	int c, stop_opts = 0, modes = 0, retry = 0;
 
 	memset(o, 0, sizeof(*o));
 	o->ready_fd = -1;
 	o->umask = 022;
 	o->wait = 30 * NS_PER_SEC;
-	o->stop_timeout = 10 * NS_PER_SEC;
+	o->stop_timeout = STOP_WAIT;
+	o->check = CHECK_WAIT;
 	o->stop_sig = SIGTERM;
 	if ((o->env = calloc((size_t)argc + 1, sizeof(*o->env))) == NULL)
 		die(1, "out of memory");
@@ -304,7 +465,7 @@ opts_parse(struct opts *o, int argc, char *argv[])
 			o->foreground = 1;
 			break;
 		case 'h':
-			usage(stdout);
+			help();
 			exit(0);
 		case 'K':
 			o->kill = 1;
@@ -355,6 +516,36 @@ opts_parse(struct opts *o, int argc, char *argv[])
 				    "to %d, got '%s'", READY_FD_MAX, optarg);
 			o->ready_fd = (int)n;
 			break;
+		case OPT_RETRY:
+			retry_parse(o, optarg);
+			retry = 1;
+			break;
+		case OPT_SYSLOG:
+			if (*optarg == '\0' || strlen(optarg) > 64 ||
+			    strpbrk(optarg, " :[]\n\t") != NULL)
+				usage_die("--syslog: expected a tag of up to 64 "
+				    "characters without blanks, ':' or brackets");
+			o->syslog_tag = optarg;
+			break;
+		case OPT_JSON:
+			o->json = 1;
+			break;
+		case OPT_SCOPE:
+			if (strcmp(optarg, "session") == 0)
+				o->scope = SCOPE_SESSION;
+			else if (strcmp(optarg, "group") == 0)
+				o->scope = SCOPE_GROUP;
+			else if (strcmp(optarg, "pid") == 0)
+				o->scope = SCOPE_PID;
+			else
+				usage_die("--scope: expected session, group or "
+				    "pid, got '%s'", optarg);
+			o->has_scope = 1;
+			break;
+		case OPT_CHECK:
+			if (duration_parse(optarg, &o->check) < 0)
+				usage_die("--check: bad duration '%s'", optarg);
+			break;
 		case OPT_STATUS:
 			o->mode = MODE_STATUS;
 			modes++;
@@ -374,8 +565,21 @@ opts_parse(struct opts *o, int argc, char *argv[])
 	}
 	if (modes > 1)
 		usage_die("--status, --stop and --signal exclude each other");
+	if (retry && stop_opts)
+		usage_die("--retry excludes -s, -t and -K");
+	if (o->has_scope && o->mode != MODE_STOP)
+		usage_die("--scope goes with --stop");
+	if (o->json && o->mode != MODE_STATUS)
+		usage_die("--json goes with --status");
+	if (!retry) {
+		o->sched[0].sig = o->stop_sig;
+		o->sched[0].wait = o->stop_timeout;
+		o->sched[1].sig = SIGKILL;
+		o->sched[1].wait = KILL_WAIT;
+		o->nsched = o->kill ? 2 : 1;
+	}
 	o->cmd = argv + optind;
-	opts_check(o, stop_opts);
+	opts_check(o, stop_opts || retry);
 	o->exec_argv0 = o->argv0;
 	if (o->cmd[0] != NULL && o->cmd[0][0] != '/' &&
 	    strchr(o->cmd[0], '/') != NULL) {
@@ -396,29 +600,135 @@ opts_parse(struct opts *o, int argc, char *argv[])
 
 /* ---- control forms ---- */
 
+/* Why a pidfile or lockfile is refused (lib/pidfile's errno), or NULL
+ * for an ordinary error. */
+static const char *
+file_problem(int e)
+{
+	switch (e) {
+	case ELOOP:
+		return "refusing a symbolic link as";
+	case EISDIR:
+		return "refusing a directory as";
+	case ENODEV:
+		return "refusing a FIFO, socket or device as";
+	case EMLINK:
+		return "refusing a hard link as";
+	case EPERM:
+		return "refusing a file owned by another user, or writable "
+		    "by others, as";
+	case EINVAL:
+		return "not a pkit pidfile; left alone; refusing it as";
+	case EDOM:
+		return "names pid 1 or this process; refusing it as";
+	}
+	return NULL;
+}
+
+static void
+file_die(int status, const char *path, const char *what)
+{
+	const char *why = file_problem(errno);
+
+	if (why != NULL)
+		die(status, "%s: %s %s", path, why, what);
+	die(status, "%s:", path);
+}
+
 static int
-check_or_die(const struct opts *o, pid_t *pid, int status)
+check_or_die(const struct opts *o, pid_t *pid, uint64_t *start, int status)
 {
 	int st;
 
-	st = pidfile_check(o->pidfile, pid);
-	if (st < 0) {
-		if (errno == ELOOP)
-			die(status, "%s: refusing a symbolic link as pidfile",
-			    o->pidfile);
-		die(status, "%s:", o->pidfile);
-	}
+	st = pidfile_check_start(o->pidfile, pid, start);
+	if (st < 0)
+		file_die(status, o->pidfile, "pidfile");
 	return st;
 }
 
 /* LSB: 0 running, 1 dead but pidfile exists, 3 not running, 4 unknown. */
+/* A JSON string: quotes, backslashes and control characters escaped. */
+static void
+json_str(const char *s)
+{
+	const unsigned char *p;
+
+	putchar('"');
+	for (p = (const unsigned char *)s; *p != '\0'; p++) {
+		if (*p == '"' || *p == '\\')
+			printf("\\%c", *p);
+		else if (*p < 0x20 || *p == 0x7f)
+			printf("\\u%04x", *p);
+		else
+			putchar(*p);
+	}
+	putchar('"');
+}
+
+/* --status --json: one object on one line. */
+static void
+status_json(const struct opts *o, int st, pid_t pid)
+{
+	static const char *const names[] = {
+		[PIDFILE_RUNNING] = "running", [PIDFILE_STALE] = "dead",
+		[PIDFILE_ABSENT] = "absent",
+	};
+	struct proc_info pi;
+	char exe[PATH_MAX], when[64];
+	int64_t start, now;
+	ssize_t n;
+	time_t sec;
+	struct tm tm;
+
+	printf("{\"status\":\"%s\",\"pidfile\":", names[st]);
+	json_str(o->pidfile);
+	if (st != PIDFILE_RUNNING || proc_start_wall(pid, &start) < 0 ||
+	    proc_read(pid, PROC_TITLE, &pi) < 0) {
+		if (pid > 0)
+			printf(",\"pid\":%ld", (long)pid);
+		else
+			printf(",\"pid\":null");
+		printf(",\"started_at\":null,\"uptime\":null,"
+		    "\"command\":null,\"title\":null}\n");
+		return;
+	}
+	now = clock_wall();
+	sec = (time_t)(start / NS_PER_SEC);
+	gmtime_r(&sec, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(exe, sizeof(exe), "/proc/%ld/exe", (long)pid);
+	printf(",\"pid\":%ld,\"started_at\":\"%s.%03dZ\",\"uptime\":%.3f,"
+	    "\"command\":", (long)pid, when,
+	    (int)(start % NS_PER_SEC / NS_PER_MS),
+	    (double)(now - start) / NS_PER_SEC);
+	{
+		char buf[PATH_MAX];
+
+		n = readlink(exe, buf, sizeof(buf) - 1);
+		if (n > 0) {
+			buf[n] = '\0';
+			json_str(buf);
+		} else {
+			printf("null");
+		}
+	}
+	printf(",\"title\":");
+	json_str(pi.title != NULL ? pi.title : "");
+	printf("}\n");
+	proc_info_free(&pi);
+}
+
 static int
 ctl_status(const struct opts *o)
 {
 	pid_t pid = 0;
 	int st;
 
-	st = check_or_die(o, &pid, 4);
+	st = check_or_die(o, &pid, NULL, 4);
+	if (o->json) {
+		status_json(o, st, pid);
+		return st;
+	}
 	if (msg_level > MSG_QUIET) {
 		if (st == PIDFILE_RUNNING)
 			printf("running (pid %ld)\n", (long)pid);
@@ -428,17 +738,25 @@ ctl_status(const struct opts *o)
 	return st;
 }
 
+static int stop_pin(const struct opts *o, pid_t pid, uint64_t start);
+
 static int
 ctl_signal(const struct opts *o)
 {
 	char name[16];
+	uint64_t start = 0;
 	pid_t pid = 0;
+	int fd, r;
 
-	if (check_or_die(o, &pid, 1) != PIDFILE_RUNNING) {
+	if (check_or_die(o, &pid, &start, 1) != PIDFILE_RUNNING ||
+	    (fd = stop_pin(o, pid, start)) == -2) {
 		notice("not running");
 		return 1;
 	}
-	if (proc_pidfd_signal(-1, pid, o->sig) < 0) {
+	r = proc_pidfd_signal(fd, pid, o->sig);
+	if (fd >= 0)
+		close(fd);
+	if (r < 0) {
 		if (errno == ESRCH) {
 			notice("not running");
 			return 1;
@@ -455,58 +773,210 @@ ctl_signal(const struct opts *o)
  * the pid cannot have been recycled in between. Returns the pidfd, -1
  * without pidfd support, or -2 when it is gone. */
 static int
-stop_pin(const struct opts *o, pid_t pid)
+stop_pin(const struct opts *o, pid_t pid, uint64_t start)
 {
+	uint64_t start2 = 0;
 	pid_t again = 0;
 	int fd;
 
 	fd = proc_pidfd_open(pid);
 	if (fd < 0)
 		return errno == ESRCH ? -2 : -1;
-	if (check_or_die(o, &again, 1) != PIDFILE_RUNNING || again != pid) {
+	if (check_or_die(o, &again, &start2, 1) != PIDFILE_RUNNING ||
+	    again != pid || start2 != start) {
 		close(fd);
 		return -2;
 	}
 	return fd;
 }
 
+/* The processes --stop reaches: [0] is the daemon (pinned and checked
+ * against the pidfile), then the other members of its session or
+ * process group, each pinned with a pidfd and checked again after
+ * pinning, so a recycled pid is never hit. */
+struct reach {
+	int scope;
+	pid_t id;		/* session or process group id */
+	int *fd;
+	pid_t *pid;
+	size_t n, cap;
+};
+
+static pid_t
+scope_id(pid_t pid, int scope)
+{
+	return scope == SCOPE_SESSION ? getsid(pid) : getpgid(pid);
+}
+
+static int
+reach_visit(const struct proc_info *p, void *arg)
+{
+	struct reach *r = arg;
+	size_t i;
+	int fd;
+
+	if (p->state == 'Z' || p->pid == getpid() ||
+	    scope_id(p->pid, r->scope) != r->id)
+		return 0;
+	for (i = 0; i < r->n; i++)
+		if (r->pid[i] == p->pid && r->fd[i] >= 0)
+			return 0;
+	if ((fd = proc_pidfd_open(p->pid)) < 0)
+		return 0;
+	if (scope_id(p->pid, r->scope) != r->id) {
+		close(fd);
+		return 0;
+	}
+	if (r->n == r->cap) {
+		r->cap = r->cap ? 2 * r->cap : 16;
+		if ((r->fd = realloc(r->fd, r->cap * sizeof(*r->fd))) == NULL ||
+		    (r->pid = realloc(r->pid, r->cap * sizeof(*r->pid))) == NULL)
+			die(1, "out of memory");
+	}
+	r->fd[r->n] = fd;
+	r->pid[r->n++] = p->pid;
+	return 0;
+}
+
+/* Is the session or group the daemon's own? Not when its leader is
+ * another live process: a daemon run with -f shares its caller's. */
+/* The session (or the group that setsid made with it) is reached only
+ * when daemonize made it for this daemon, as the pidfile's identity
+ * records: a daemon run with -f, by prefork or by another tool shares
+ * its caller's, which is none of our business. */
+static int
+scope_pick(const struct opts *o, pid_t pid, pid_t sid, struct reach *r)
+{
+	const char *what = o->scope == SCOPE_SESSION ? "session" : "group";
+
+	r->scope = o->scope;
+	if (o->scope == SCOPE_PID)
+		return SCOPE_PID;
+	r->id = scope_id(pid, o->scope);
+	if (sid <= 0 || r->id != sid) {
+		if (o->has_scope)
+			warn("pid %ld is not in a %s daemonize made for it; "
+			    "signalling it alone", (long)pid, what);
+		else
+			verbose("pid %ld is not in a %s daemonize made for it; "
+			    "signalling it alone", (long)pid, what);
+		r->scope = SCOPE_PID;
+	}
+	return r->scope;
+}
+
 static int
 ctl_stop(const struct opts *o)
 {
+	struct reach r = { 0 };
 	char name[16], dur[32];
+	uint64_t start = 0;
+	int64_t total = 0;
 	pid_t pid = 0;
-	int fd, left;
+	size_t j, k;
+	int fd = -2, left, i, pinned, daemon_in = 1, st;
+	pid_t sid = 0;
 
-	if (check_or_die(o, &pid, 1) != PIDFILE_RUNNING)
-		goto gone;
-	if ((fd = stop_pin(o, pid)) == -2)
-		goto gone;
-	if (proc_pidfd_signal(fd, pid, o->stop_sig) < 0 && errno != ESRCH)
-		die(1, "cannot send %s to pid %ld:",
-		    signal_name(o->stop_sig, name, sizeof(name)), (long)pid);
-	verbose("sent %s to pid %ld", signal_name(o->stop_sig, name,
-	    sizeof(name)), (long)pid);
-	left = proc_wait_gone(&fd, &pid, 1, clock_mono() + o->stop_timeout);
-	if (left > 0 && o->kill) {
-		verbose("pid %ld still running after %s; sending KILL",
-		    (long)pid, duration_fmt(o->stop_timeout, dur, sizeof(dur)));
-		if (proc_pidfd_signal(fd, pid, SIGKILL) < 0 && errno != ESRCH)
-			die(1, "cannot send KILL to pid %ld:", (long)pid);
-		left = proc_wait_gone(&fd, &pid, 1, clock_mono() + KILL_WAIT);
+	st = check_or_die(o, &pid, &start, 1);
+	(void)pidfile_identity(o->pidfile, NULL, NULL, &sid);
+	if (st == PIDFILE_RUNNING)
+		fd = stop_pin(o, pid, start);
+	pinned = fd >= 0;
+	if ((r.fd = malloc(16 * sizeof(*r.fd))) == NULL ||
+	    (r.pid = malloc(16 * sizeof(*r.pid))) == NULL)
+		die(1, "out of memory");
+	r.cap = 16;
+	if (fd == -2) {
+		/* The daemon is gone, maybe not what is left of the session
+		 * made for it. A live process whose pid is the session id
+		 * means the id was recycled: that session is not ours. */
+		if (st == PIDFILE_ABSENT || sid <= 0 || o->scope == SCOPE_PID ||
+		    !proc_gone(sid))
+			goto gone;
+		r.scope = o->scope;
+		r.id = sid;
+		if (proc_scan(PROC_STAT, reach_visit, &r) < 0)
+			die(1, "/proc:");
+		if (r.n == 0)
+			goto gone;
+		verbose("pid %ld is gone; stopping the %zu left of its %s",
+		    (long)pid, r.n, o->scope == SCOPE_SESSION ? "session" :
+		    "process group");
+		daemon_in = 0;
+		pinned = 1;
+	} else {
+		r.fd[0] = fd;
+		r.pid[0] = pid;
+		r.n = 1;
+		if (!pinned || scope_pick(o, pid, sid, &r) == SCOPE_PID)
+			r.scope = SCOPE_PID;
 	}
-	if (fd >= 0)
-		close(fd);
+	left = 1;
+	for (i = 0; i < o->nsched && left > 0; i++) {
+		signal_name(o->sched[i].sig, name, sizeof(name));
+		if (i > 0)
+			verbose("pid %ld still running after %s; sending %s",
+			    (long)pid, duration_fmt(total, dur, sizeof(dur)),
+			    name);
+		/* Members forked since the last step are reached too. */
+		if (r.scope != SCOPE_PID && proc_scan(PROC_STAT, reach_visit,
+		    &r) < 0)
+			die(1, "/proc:");
+		for (j = 0; j < r.n; j++) {
+			if (proc_pidfd_signal(r.fd[j], r.pid[j],
+			    o->sched[i].sig) < 0 && errno != ESRCH)
+				die(1, "cannot send %s to pid %ld:", name,
+				    (long)r.pid[j]);
+		}
+		if (r.n > 1)
+			verbose("sent %s to pid %ld and %zu more of its %s",
+			    name, (long)pid, r.n - 1, r.scope == SCOPE_SESSION ?
+			    "session" : "process group");
+		else
+			verbose("sent %s to pid %ld", name, (long)pid);
+		left = proc_wait_gone(r.fd, r.pid, r.n, clock_mono() +
+		    o->sched[i].wait);
+		total += o->sched[i].wait;
+		/* Drop what is gone: a pid polled after its exit could be
+		 * a recycled one. Without pidfds only the daemon is
+		 * reached, polled by pid. */
+		for (j = k = 0; j < r.n; j++) {
+			if (r.fd[j] < 0 && (j > 0 || pinned || !daemon_in))
+				continue;
+			r.fd[k] = r.fd[j];
+			r.pid[k++] = r.pid[j];
+		}
+		if (daemon_in && (k == 0 || r.pid[0] != pid))
+			daemon_in = 0;
+		r.n = k;
+	}
+	for (j = 0; j < r.n; j++)
+		if (r.fd[j] >= 0)
+			close(r.fd[j]);
 	if (left < 0)
 		die(1, "waiting for pid %ld:", (long)pid);
 	if (left > 0) {
-		warn("pid %ld still running after %s", (long)pid,
-		    duration_fmt(o->stop_timeout, dur, sizeof(dur)));
+		if (daemon_in)
+			warn("pid %ld still running after %s", (long)pid,
+			    duration_fmt(total, dur, sizeof(dur)));
+		else
+			warn("%d process%s of pid %ld's %s still running after "
+			    "%s", left, left == 1 ? "" : "es", (long)pid,
+			    r.scope == SCOPE_SESSION ? "session" : "group",
+			    duration_fmt(total, dur, sizeof(dur)));
+		free(r.fd);
+		free(r.pid);
 		return 1;
 	}
 	verbose("pid %ld stopped", (long)pid);
 gone:
-	if (pidfile_discard(o->pidfile) < 0 && errno != EWOULDBLOCK)
+	free(r.fd);
+	free(r.pid);
+	if (pidfile_discard(o->pidfile) < 0 && errno != EWOULDBLOCK) {
+		if (file_problem(errno) != NULL)
+			file_die(1, o->pidfile, "pidfile");
 		warn("cannot remove %s:", o->pidfile);
+	}
 	return 0;
 }
 
@@ -527,7 +997,7 @@ child_fail(int status, const char *fmt, ...)
 	int e = errno;
 
 	if (held_pidfile != NULL)
-		(void)unlink(held_pidfile);
+		(void)pidfile_remove(held_pidfile);
 	memset(&r, 0, sizeof(r));
 	r.type = REPORT_FAIL;
 	r.status = status;
@@ -588,6 +1058,8 @@ child_fds(const struct opts *o, int *ready, int keep_stdio)
 	int floor, limit, i, null;
 
 	floor = (o->ready_fd > 8 ? o->ready_fd : 8) + 1;
+	if (floor < 3 + o->listen_n)
+		floor = 3 + o->listen_n;
 	if (report_fd >= 0)
 		report_fd = fd_move(report_fd, -1, floor, 1);
 	if (*ready >= 0)
@@ -595,7 +1067,12 @@ child_fds(const struct opts *o, int *ready, int keep_stdio)
 	limit = report_fd > *ready ? report_fd + 1 : *ready + 1;
 	if (limit < floor)
 		limit = floor;
-	for (i = 3; i < limit; i++)
+	/* Inherited activation sockets stay where they are, so the lock
+	 * fds taken next land right above them. */
+	for (i = 3; i < 3 + o->listen_n; i++)
+		if (fcntl(i, F_SETFD, 0) < 0)
+			child_fail(1, "LISTEN_FDS: fd %d:", i);
+	for (i = 3 + o->listen_n; i < limit; i++)
 		if (i != report_fd && i != *ready)
 			close(i);
 	spawn_close_from(limit);
@@ -621,7 +1098,8 @@ child_lock(const char *path, int write_pid)
 	pid_t holder = 0;
 	int fd;
 
-	fd = pidfile_acquire(path, 1, &holder);
+	fd = write_pid ? pidfile_acquire(path, 1, &holder) :
+	    pidfile_lock(path, 1, &holder);
 	if (fd < 0) {
 		if (errno == EWOULDBLOCK) {
 			if (report_fd < 0) {
@@ -632,13 +1110,16 @@ child_lock(const char *path, int write_pid)
 			child_report(REPORT_BUSY, holder);
 			_exit(0);
 		}
-		if (errno == ELOOP)
-			child_fail(1, "%s: refusing a symbolic link as %s",
-			    path, write_pid ? "pidfile" : "lockfile");
+		if (file_problem(errno) != NULL)
+			child_fail(1, "%s: %s %s", path, file_problem(errno),
+			    write_pid ? "pidfile" : "lockfile");
 		child_fail(1, "%s:", path);
 	}
 	if (write_pid) {
-		if (pidfile_write(fd, getpid()) < 0)
+		/* The daemon's session is its own (setsid in the middle
+		 * child): recorded, so --stop may reach all of it. */
+		if (pidfile_write_session(fd, getpid(), report_fd >= 0 ?
+		    getsid(0) : 0) < 0)
 			child_fail(1, "%s:", path);
 		held_pidfile = path;
 	}
@@ -674,16 +1155,41 @@ child_user(const struct opts *o)
 	}
 }
 
+/* O_APPEND even when truncating, so copytruncate rotation and a shared
+ * file for stdout and stderr both stay sane. O_NONBLOCK so that a FIFO
+ * with no reader fails instead of hanging the start. Root without -u
+ * (strict) opens files only: no symbolic link, no hard link, no FIFO or
+ * device but /dev/null, so a file planted in a shared directory cannot
+ * point root's writes (or truncation) elsewhere. */
 static int
-open_output(const char *path, int append)
+open_output(const char *path, int append, int strict)
 {
-	int fd;
+	struct stat st, null;
+	int fd, fl;
 
-	/* O_APPEND even when truncating, so copytruncate rotation and a
-	 * shared file for stdout and stderr both stay sane. */
 	fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_NOCTTY |
-	    O_CLOEXEC | (append ? 0 : O_TRUNC), 0640);
-	if (fd < 0)
+	    O_CLOEXEC | O_NONBLOCK | (strict ? O_NOFOLLOW : 0), 0640);
+	if (fd < 0) {
+		if (errno == ELOOP && strict)
+			child_fail(1, "%s: refusing a symbolic link as output",
+			    path);
+		if (errno == ENXIO && strict)	/* a FIFO with no reader */
+			child_fail(1, "%s: refusing a FIFO, socket or device "
+			    "as output", path);
+		child_fail(1, "%s:", path);
+	}
+	if (fstat(fd, &st) < 0)
+		child_fail(1, "%s:", path);
+	if (strict && !S_ISREG(st.st_mode) && !(S_ISCHR(st.st_mode) &&
+	    stat("/dev/null", &null) == 0 && null.st_rdev == st.st_rdev))
+		child_fail(1, "%s: refusing a FIFO, socket or device as output",
+		    path);
+	if (strict && S_ISREG(st.st_mode) && st.st_nlink > 1)
+		child_fail(1, "%s: refusing a hard link as output", path);
+	if (!append && S_ISREG(st.st_mode) && ftruncate(fd, 0) < 0)
+		child_fail(1, "%s:", path);
+	if ((fl = fcntl(fd, F_GETFL)) < 0 ||
+	    fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0)
 		child_fail(1, "%s:", path);
 	return fd;
 }
@@ -691,15 +1197,15 @@ open_output(const char *path, int append)
 static void
 child_stdio(const struct opts *o)
 {
-	int out = -1, err = -1;
+	int out = -1, err = -1, strict = geteuid() == 0 && !o->has_user;
 
 	if (o->out != NULL)
-		out = open_output(o->out, o->append);
+		out = open_output(o->out, o->append, strict);
 	if (o->err != NULL) {
 		if (out >= 0 && strcmp(o->out, o->err) == 0)
 			err = fcntl(out, F_DUPFD_CLOEXEC, 3);
 		else
-			err = open_output(o->err, o->append);
+			err = open_output(o->err, o->append, strict);
 		if (err < 0)
 			child_fail(1, "dup:");
 	}
@@ -707,6 +1213,113 @@ child_stdio(const struct opts *o)
 		fd_move(out, 1, 0, 0);
 	if (err >= 0)
 		fd_move(err, 2, 0, 0);
+}
+
+/* The relay: one line of the daemon's output, one syslog message
+ * (stdout at LOG_INFO, stderr at LOG_ERR; longer lines are cut into
+ * pieces). TERM, INT and HUP are ignored: it ends at end of input, once
+ * the daemon and every child holding its output are gone, so --stop
+ * loses no last words. */
+static void
+relay_run(const char *tag, int out, int err)
+{
+	struct pollfd pf[2] = { { out, POLLIN, 0 }, { err, POLLIN, 0 } };
+	static const int prio[2] = { LOG_INFO, LOG_ERR };
+	char buf[2][1024];
+	size_t len[2] = { 0, 0 };
+	ssize_t n;
+	char *nl;
+	int i;
+
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	openlog(tag, 0, LOG_DAEMON);
+	while (pf[0].fd >= 0 || pf[1].fd >= 0) {
+		if (poll(pf, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			_exit(1);
+		}
+		for (i = 0; i < 2; i++) {
+			if (pf[i].fd < 0 || pf[i].revents == 0)
+				continue;
+			n = read(pf[i].fd, buf[i] + len[i],
+			    sizeof(buf[i]) - 1 - len[i]);
+			if (n < 0 && (errno == EINTR || errno == EAGAIN))
+				continue;
+			if (n <= 0) {
+				if (len[i] > 0) {
+					buf[i][len[i]] = '\0';
+					syslog(prio[i], "%s", buf[i]);
+				}
+				close(pf[i].fd);
+				pf[i].fd = -1;
+				continue;
+			}
+			len[i] += (size_t)n;
+			buf[i][len[i]] = '\0';
+			while ((nl = strchr(buf[i], '\n')) != NULL) {
+				*nl = '\0';
+				syslog(prio[i], "%s", buf[i]);
+				len[i] -= (size_t)(nl + 1 - buf[i]);
+				memmove(buf[i], nl + 1, len[i] + 1);
+			}
+			if (len[i] == sizeof(buf[i]) - 1) {
+				syslog(prio[i], "%s", buf[i]);
+				len[i] = 0;
+			}
+		}
+	}
+	closelog();
+	_exit(0);
+}
+
+/* --syslog: stdout and stderr (those without -o/-e) into pipes read by
+ * a relay. The relay is forked twice so that it is not the daemon's
+ * child (no zombie for a daemon that never waits), and stays in the
+ * daemon's session, so --stop reaches it. */
+static void
+child_syslog(const struct opts *o)
+{
+	int p[2][2] = { { -1, -1 }, { -1, -1 } };
+	pid_t pid, relay;
+	int i, st;
+
+	for (i = 0; i < 2; i++)
+		if ((i == 0 ? o->out : o->err) == NULL &&
+		    pipe2(p[i], O_CLOEXEC) < 0)
+			child_fail(1, "pipe:");
+	if ((pid = fork()) < 0)
+		child_fail(1, "fork:");
+	if (pid == 0) {
+		if ((relay = fork()) != 0)
+			_exit(relay < 0);
+		for (i = 0; i < 2; i++)
+			if (p[i][1] >= 0)
+				close(p[i][1]);
+		/* 0/1/2 stay (a message about syslog itself has nowhere
+		 * better to go), the read ends go to 3 and 4, nothing else
+		 * of the daemon's (its lock, the report pipe) is kept. */
+		for (i = 0; i < 2; i++)
+			if (p[i][0] >= 0 &&
+			    ((p[i][0] = fcntl(p[i][0], F_DUPFD, 5)) < 0 ||
+			    dup2(p[i][0], 3 + i) < 0))
+				_exit(1);
+		spawn_close_from(5);
+		relay_run(o->syslog_tag, p[0][0] >= 0 ? 3 : -1,
+		    p[1][0] >= 0 ? 4 : -1);
+	}
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		child_fail(1, "cannot start the syslog relay");
+	for (i = 0; i < 2; i++) {
+		if (p[i][0] < 0)
+			continue;
+		close(p[i][0]);
+		fd_move(p[i][1], i + 1, 0, 0);
+	}
 }
 
 /* Everything between the last fork and exec, for the daemon and for -f.
@@ -719,19 +1332,29 @@ child_run(const struct opts *o, int ready, const char *notify)
 	child_fds(o, &ready, o->foreground);
 	if (o->pidfile != NULL)
 		child_lock(o->pidfile, 1);
-	if (o->lockfile != NULL)
-		child_lock(o->lockfile, 0);
 	if (o->has_user)
 		child_user(o);
+	/* As the daemon's user: a lock it can change is its own. */
+	if (o->lockfile != NULL)
+		child_lock(o->lockfile, 0);
 	if (chdir(o->dir != NULL ? o->dir : "/") < 0)
 		child_fail(1, "chdir %s:", o->dir != NULL ? o->dir : "/");
 	umask(o->umask);
 	child_stdio(o);
+	if (o->syslog_tag != NULL)
+		child_syslog(o);
 	for (i = 0; i < o->nenv; i++)
 		if (putenv(o->env[i]) < 0)
 			child_fail(1, "putenv:");
 	if (notify != NULL && setenv("NOTIFY_SOCKET", notify, 1) < 0)
 		child_fail(1, "setenv:");
+	if (o->listen_n > 0) {
+		char pid[24];
+
+		snprintf(pid, sizeof(pid), "%ld", (long)getpid());
+		if (setenv("LISTEN_PID", pid, 1) < 0)
+			child_fail(1, "setenv:");
+	}
 	spawn_reset_signals();
 	spawn_exec(o->exec, o->exec_argv0, environ);
 	child_fail(spawn_exec_status(errno), "cannot run '%s':", o->cmd[0]);
@@ -818,28 +1441,102 @@ ready_done(struct ready *r, int result)
 	loop_stop(r->loop);
 }
 
+/* The last lines the daemon wrote to its -e file since this start, each
+ * as a message; control characters shown as '?'. With -u the file was
+ * the daemon's to replace, so only a file of its own is read. */
+static void
+err_tail(const struct ready *r)
+{
+	const struct opts *o = r->o;
+	char buf[4096], *line[TAIL_LINES], *p, *end;
+	struct stat st;
+	off_t from;
+	ssize_t n;
+	int fd, i, k = 0;
+
+	if (o->err == NULL) {
+		if (o->syslog_tag != NULL)
+			warn("its stderr went to syslog, tagged %s; relative "
+			    "paths among its arguments are taken from %s",
+			    o->syslog_tag, o->dir != NULL ? o->dir : "/");
+		else
+			warn("its stderr went to /dev/null (-e FILE keeps it); "
+			    "relative paths among its arguments are taken "
+			    "from %s", o->dir != NULL ? o->dir : "/");
+		return;
+	}
+	fd = open(o->err, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY |
+	    O_CLOEXEC);
+	if (fd < 0)
+		return;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (o->has_user &&
+	    (st.st_uid != o->user.uid || st.st_nlink != 1))) {
+		close(fd);
+		return;
+	}
+	from = st.st_size - (off_t)sizeof(buf) + 1;
+	if (from < r->err_off)
+		from = r->err_off;
+	n = from < st.st_size ? pread(fd, buf, sizeof(buf) - 1, from) : 0;
+	close(fd);
+	if (n <= 0)
+		return;
+	buf[n] = '\0';
+	for (p = buf, end = buf + n; p < end; p++)
+		if ((unsigned char)*p < 0x20 && *p != '\n')
+			*p = '?';
+	for (p = strtok(buf, "\n"); p != NULL; p = strtok(NULL, "\n")) {
+		if (k == TAIL_LINES)
+			memmove(line, line + 1, sizeof(line[0]) * --k);
+		line[k++] = p;
+	}
+	if (k > 0)
+		warn("its last lines on stderr, in %s", o->err);
+	for (i = 0; i < k; i++)
+		warn("  %s", line[i]);
+}
+
 static void
 ready_reap(struct loop *l, int sig, void *arg)
 {
 	struct ready *r = arg;
-	char name[16];
+	char name[16], when[64], dur[32];
 	pid_t p;
 	int st;
 
 	(void)l;
 	(void)sig;
+	if (r->checking)
+		snprintf(when, sizeof(when), "within %s of its start",
+		    duration_fmt(r->o->check, dur, sizeof(dur)));
+	else
+		snprintf(when, sizeof(when), "before it was ready");
 	while ((p = waitpid(-1, &st, WNOHANG)) > 0) {
 		if (p != r->pid)
 			continue;
 		if (WIFSIGNALED(st))
-			warn("pid %ld was killed by signal %d (%s) before it "
-			    "was ready", (long)p, WTERMSIG(st),
-			    signal_name(WTERMSIG(st), name, sizeof(name)));
+			warn("pid %ld was killed by signal %d (%s) %s",
+			    (long)p, WTERMSIG(st), signal_name(WTERMSIG(st),
+			    name, sizeof(name)), when);
 		else
-			warn("pid %ld exited with status %d before it was "
-			    "ready", (long)p, WEXITSTATUS(st));
+			warn("pid %ld exited with status %d%s %s", (long)p,
+			    WEXITSTATUS(st), WEXITSTATUS(st) == 127 ?
+			    " (a command was not found)" :
+			    WEXITSTATUS(st) == 126 ?
+			    " (a command could not run)" : "", when);
+		if (r->checking)
+			err_tail(r);
+		r->died = 1;
 		ready_done(r, 1);
 	}
+}
+
+/* --check: still running at the end of the window. */
+static void
+check_passed(struct loop *l, void *arg)
+{
+	(void)l;
+	ready_done(arg, 0);
 }
 
 static void
@@ -896,6 +1593,38 @@ ready_line(struct loop *l, int fd, int events, void *arg)
 	}
 }
 
+/* -N under a supervisor (NOTIFY_SOCKET in our own environment): pass
+ * the daemon's readiness on, naming it as the main process, since
+ * daemonize exits. Best effort: a supervisor that is gone is no error. */
+static void
+notify_outer(const char *msg)
+{
+	const char *path = getenv("NOTIFY_SOCKET");
+	struct sockaddr_un sa;
+	socklen_t len;
+	size_t n;
+	int fd;
+
+	if (path == NULL || (path[0] != '/' && path[0] != '@'))
+		return;
+	n = strlen(path);
+	if (n >= sizeof(sa.sun_path))
+		return;
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	memcpy(sa.sun_path, path, n);
+	if (path[0] == '@')
+		sa.sun_path[0] = '\0';
+	len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n);
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return;
+	if (sendto(fd, msg, strlen(msg), MSG_NOSIGNAL,
+	    (struct sockaddr *)&sa, len) < 0)
+		verbose("NOTIFY_SOCKET %s:", path);
+	close(fd);
+}
+
 /* -N: sd_notify datagrams, "KEY=VALUE" lines. */
 static void
 ready_notify(struct loop *l, int fd, int events, void *arg)
@@ -921,7 +1650,12 @@ ready_notify(struct loop *l, int fd, int events, void *arg)
 			if (strncmp(line, "STATUS=", 7) == 0)
 				verbose("pid %ld: %s", (long)r->pid, line + 7);
 			else if (strcmp(line, "READY=1") == 0) {
+				char msg[64];
+
 				verbose("pid %ld ready", (long)r->pid);
+				snprintf(msg, sizeof(msg), "READY=1\nMAINPID=%ld",
+				    (long)r->pid);
+				notify_outer(msg);
 				ready_done(r, 0);
 			}
 		}
@@ -947,11 +1681,16 @@ ready_interrupted(struct loop *l, int sig, void *arg)
 static int
 ready_wait(const struct opts *o, struct ready *r)
 {
-	if (loop_fd(r->loop, r->fd, LOOP_IN, o->notify ? ready_notify :
-	    ready_line, r) < 0)
+	if (r->checking) {
+		if (loop_timer(r->loop, clock_mono() + o->check, check_passed,
+		    r) < 0)
+			die(1, "loop:");
+	} else if (loop_fd(r->loop, r->fd, LOOP_IN, o->notify ?
+	    ready_notify : ready_line, r) < 0) {
 		die(1, "loop:");
-	if (o->wait > 0 && loop_timer(r->loop, clock_mono() + o->wait,
-	    ready_timeout, r) < 0)
+	}
+	if (!r->checking && o->wait > 0 && loop_timer(r->loop, clock_mono() +
+	    o->wait, ready_timeout, r) < 0)
 		die(1, "loop:");
 	ready_reap(r->loop, SIGCHLD, r);
 	while (r->result < 0)
@@ -1035,18 +1774,24 @@ static int
 start(const struct opts *o)
 {
 	static struct ready r;	/* static: cleaned up at exit */
+	struct stat est;
 	pid_t pid, daemon = 0;
 	int rep[2], st, result;
 
 	signal(SIGCHLD, SIG_DFL);	/* a caller may have left SIG_IGN */
 	if (o->pidfile != NULL) {
-		if (check_or_die(o, &pid, 1) == PIDFILE_RUNNING) {
+		if (check_or_die(o, &pid, NULL, 1) == PIDFILE_RUNNING) {
 			notice("already running (pid %ld)", (long)pid);
 			return 0;
 		}
 	}
 	ready_open(o, &r);
-	if (r.fd >= 0) {
+	r.o = o;
+	r.checking = r.fd < 0 && o->check > 0;
+	if (r.checking && o->err != NULL && o->append &&
+	    stat(o->err, &est) == 0)
+		r.err_off = est.st_size;
+	if (r.fd >= 0 || r.checking) {
 		become_subreaper();
 		/* SIGCHLD is routed (blocked) before fork: none is lost. */
 		if ((r.loop = loop_new()) == NULL ||
@@ -1074,12 +1819,17 @@ start(const struct opts *o)
 	if (result >= 0)
 		return result;
 	verbose("started '%s' as pid %ld", o->cmd[0], (long)daemon);
-	if (r.fd < 0)
+	if (r.fd < 0 && !r.checking)
 		return 0;
 	r.pid = daemon;
 	r.wait = o->wait;
 	result = ready_wait(o, &r);
-	close(r.fd);
+	/* Dead: its pidfile is stale; remove it (under the lock, so never
+	 * a new instance's). */
+	if (r.died && o->pidfile != NULL)
+		(void)pidfile_discard(o->pidfile);
+	if (r.fd >= 0)
+		close(r.fd);
 	loop_free(r.loop);
 	ready_cleanup();
 	return result;

@@ -116,6 +116,7 @@ usage_error() {
 	grep -qx 'Umask:[[:space:]]*0077' "/proc/$DPID/status"
 }
 
+# Issue 10: fd 3 is the 0600 lock file, never the pidfile itself.
 @test "daemonize: the daemon holds exactly fds 0, 1, 2 and the pidfile lock" {
 	exec 7>extra 8<extra
 	start -A "$A" -- sleep 1000
@@ -123,7 +124,9 @@ usage_error() {
 	[ "$(ls "/proc/$DPID/fd" | sort -n | tr '\n' ' ')" = "0 1 2 3 " ]
 	[ "$(readlink "/proc/$DPID/fd/0")" = /dev/null ]
 	[ "$(readlink "/proc/$DPID/fd/1")" = /dev/null ]
-	[ "$(readlink "/proc/$DPID/fd/3")" = "$BATS_TEST_TMPDIR/d.pid" ]
+	[ "$(readlink "/proc/$DPID/fd/3")" = "$BATS_TEST_TMPDIR/d.pid.lock" ]
+	[ "$(stat -c %a d.pid.lock)" = 600 ]
+	[ "$(stat -c %a d.pid)" = 644 ]
 	# the lock on fd 3 is the daemon's own
 	grep -q "^[0-9]*: POSIX  ADVISORY  WRITE $DPID " /proc/locks
 }
