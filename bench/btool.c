@@ -3,8 +3,9 @@
  * so the lib/ refactors of the day cannot change what it measures).
  *
  *   btool time CMD [ARG]...        run CMD, print its wall time in seconds
- *   btool rss CMD [ARG]...         run CMD, print its peak RSS in KiB
- *                                  (ru_maxrss from wait4: CMD and the
+ *   btool rss CMD [ARG]...         run CMD with stdout on /dev/null, print
+ *                                  its peak RSS in KiB (ru_maxrss from
+ *                                  wait4: the largest of CMD and the
  *                                  descendants it waited for)
  *   btool both CMD [ARG]...        print "SECONDS PEAK_RSS_KIB"
  *   btool titled N PREFIX -- CMD [ARG]...
@@ -43,12 +44,18 @@ mono(void)
 }
 
 static pid_t
-run(char **argv, const char *argv0)
+run(char **argv, const char *argv0, int quiet)
 {
 	pid_t pid = fork();
 
 	if (pid == 0) {
 		char *a0 = argv[0];
+		int fd;
+
+		if (quiet && (fd = open("/dev/null", O_WRONLY)) >= 0) {
+			dup2(fd, 1);
+			close(fd);
+		}
 
 		if (argv0 != NULL)
 			argv[0] = (char *)argv0;
@@ -124,7 +131,7 @@ static int
 cmd_titled(long n, const char *prefix, char **argv)
 {
 	double t0 = mono(), took;
-	pid_t pid = run(argv, NULL);
+	pid_t pid = run(argv, NULL, 0);
 	int st, rc;
 
 	if (pid < 0)
@@ -152,7 +159,7 @@ cmd_forkn(long n, const char *prefix, char **argv)
 	t0 = mono();
 	for (i = 0; i < n; i++) {
 		snprintf(argv0, sizeof(argv0), "%s-%ld", prefix, i);
-		pids[i] = run(argv, argv0);
+		pids[i] = run(argv, argv0, 0);
 	}
 	rc = wait_titled(n, prefix, t0, &took);
 	for (i = 0; i < n; i++)
@@ -195,7 +202,7 @@ cmd_run(char **argv, int want_rss)
 {
 	struct rusage ru;
 	double t0 = mono();
-	pid_t pid = run(argv, NULL);
+	pid_t pid = run(argv, NULL, want_rss == 1);
 	int st;
 
 	if (pid < 0 || wait4(pid, &st, 0, &ru) < 0)
