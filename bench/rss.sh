@@ -28,7 +28,7 @@ done
 need_pkg tini tini
 need_pkg dumb-init dumb-init
 command -v tini >/dev/null || { echo "bench: tini missing, no peer" >&2; exit 0; }
-REST=$(size 1 0.3)
+REST=$(size 0.5 0.3)
 W=$(mktemp -d "${TMPDIR:-/tmp}/rss-bench.$$.XXXXXX")
 T=rss$$
 "$B/helpers/titled" "$T-watched" </dev/null >/dev/null 2>&1 &
