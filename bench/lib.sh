@@ -65,6 +65,7 @@ fmt() {
 		a = x < 0 ? -x : x
 		if (a >= 1e6) printf "%.3gM\n", x / 1e6
 		else if (a >= 1e4) printf "%.3gk\n", x / 1e3
+		else if (a >= 100) printf "%.0f\n", x
 		else printf "%.3g\n", x }'
 }
 

@@ -22,7 +22,9 @@
  *       line "i\n" to IN_CMD and waits until a line comes back on the
  *       output. Prints "median_us p99_us rate_per_s" of those round trips
  *       (the rate counts the gaps too: use GAP_US 0 for rates). Then
- *       closes IN_CMD's stdin, TERMs OUT_CMD by pid and waits for both.
+ *       closes IN_CMD's stdin, TERMs OUT_CMD by pid and waits for both
+ *       (KILLs, and says so, a process still there 2 s after TERM). A
+ *       reply missing for 10 s ends the run with an error.
  *   pqueue-bench fsync-echo FILE   each stdin line: write(2) it to FILE,
  *                                  fdatasync(FILE), then echo it to stdout
  *   pqueue-bench fsync-loop N FILE N times write 65 bytes + fdatasync;
@@ -33,6 +35,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -224,14 +227,20 @@ start(char **argv, int *to, int *from)
 	return pid;
 }
 
-/* Read until a newline arrives on fd; 0, or -1 at EOF or error. */
+/* Read until a newline arrives on fd; 0, or -1 at EOF, error or after
+ * 10 s without one. */
 static int
 read_line(int fd)
 {
+	struct pollfd p = { fd, POLLIN, 0 };
 	char c[256];
 	ssize_t r;
 
 	for (;;) {
+		if (poll(&p, 1, 10000) == 0) {
+			fprintf(stderr, "pqueue-bench path: no reply in 10 s\n");
+			return -1;
+		}
 		r = read(fd, c, sizeof(c));
 		if (r < 0 && errno == EINTR)
 			continue;
@@ -240,6 +249,26 @@ read_line(int fd)
 		if (memchr(c, '\n', (size_t)r))
 			return 0;
 	}
+}
+
+/* TERM pid and wait for it; after 2 s say so and KILL it (a consumer
+ * that misses a TERM would hang the benchmark). */
+static void
+stop(pid_t pid, const char *name)
+{
+	struct timespec tick = { 0, 10000000 };
+	int i;
+
+	kill(pid, SIGTERM);
+	for (i = 0; i < 200; i++) {
+		if (waitpid(pid, NULL, WNOHANG) == pid)
+			return;
+		nanosleep(&tick, NULL);
+	}
+	fprintf(stderr, "pqueue-bench path: %s (pid %ld) still running 2 s "
+	    "after TERM; killed\n", name, (long)pid);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
 }
 
 static int
@@ -251,7 +280,7 @@ path(long n, long gap_us, char **in_cmd, char **out_cmd)
 	pid_t a, b = -1;
 	char line[64];
 	long i;
-	int rc = 1;
+	int rc = 1, st;
 
 	signal(SIGPIPE, SIG_IGN);
 	if ((lat = calloc((size_t)n, sizeof(*lat))) == NULL)
@@ -288,13 +317,19 @@ path(long n, long gap_us, char **in_cmd, char **out_cmd)
 	    (double)lat[n * 99 / 100] / 1e3, (double)n * 1e9 / (double)total);
 	rc = 0;
 out:
+	if (rc != 0 && waitpid(a, &st, WNOHANG) == a) {
+		fprintf(stderr, "pqueue-bench path: %s ended early: status %d, "
+		    "signal %d\n", in_cmd[0], WIFEXITED(st) ? WEXITSTATUS(st) : -1,
+		    WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+		a = -1;
+	}
 	close(to);
-	if (b > 0) {
-		kill(b, SIGTERM);
-		waitpid(b, NULL, 0);
-	} else
-		kill(a, SIGTERM);
-	waitpid(a, NULL, 0);
+	if (b > 0)
+		stop(b, out_cmd[0]);
+	else if (a > 0)
+		stop(a, in_cmd[0]);
+	if (a > 0)
+		waitpid(a, NULL, 0);
 	free(lat);
 	return rc;
 }

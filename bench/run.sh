@@ -84,13 +84,14 @@ load1=$(cut -d' ' -f1-3 /proc/loadavg)
 		a = x < 0 ? -x : x
 		if (a >= 1e6) return sprintf("%.3gM", x / 1e6)
 		if (a >= 1e4) return sprintf("%.3gk", x / 1e3)
+		if (a >= 100) return sprintf("%.0f", x)
 		return sprintf("%.3g", x)
 	}
 	{
 		peer = $4 == "" ? "" : "`" cell($4) "`"
 		pkit = $5 == "" ? "" : "`" cell($5) "`"
-		ratio = $8 == "" ? "" : sprintf("%.3g", $8)
-		spread = $9 == "" ? "" : sprintf("%.3g-%.3g", $9, $10)
+		ratio = $8 == "" ? "" : num($8)
+		spread = $9 == "" ? "" : num($9) "-" num($10)
 		printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
 		    $1, cell($2), $3, peer, pkit, num($6), num($7), ratio, spread,
 		    cell($11), $12
@@ -122,12 +123,14 @@ echo "bench: wrote $out in $secs s" >&2
 		a = x < 0 ? -x : x
 		if (a >= 1e6) return sprintf("%.3g M", x / 1e6)
 		if (a >= 1e4) return sprintf("%.3g k", x / 1e3)
+		if (a >= 100) return sprintf("%.0f", x)
 		return sprintf("%.3g", x)
 	}
 	$4 != "" {
 		t = $11 == "-" ? "" : cell($11) " " ($12 == "met" ? "(met)" : "(**" $12 "**)")
-		printf "| %s | %s | `%s` | %s %s | %s %s | %.3g× (%.3g–%.3g) | %s |\n",
-		    $1, cell($2), cell($4), num($6), $3, num($7), $3, $8, $9, $10, t
+		printf "| %s | %s | `%s` | %s %s | %s %s | %s× (%s–%s) | %s |\n",
+		    $1, cell($2), cell($4), num($6), $3, num($7), $3, num($8),
+		    num($9), num($10), t
 	}' "$BENCH_ROWS"
 	echo
 	echo "<!-- end README table -->"
