@@ -1,112 +1,82 @@
 #!/bin/sh
 # bench/daemonize.sh: time from invocation to return when starting
-# `sleep 1000` as a daemon with a pidfile, for pkit's daemonize, Debian's
-# daemonize(1) and start-stop-daemon --start --background --make-pidfile,
-# in one run, interleaved round by round. Each started daemon is killed by
-# the pid in its own pidfile (never by name) before the next round.
+# `sleep 1000` as a daemon with a pidfile: pkit's daemonize against
+# Debian's daemonize(1) and start-stop-daemon --start --background
+# --make-pidfile, paired run by run (bench/lib.sh). A run is the median
+# of K starts, each timed by bench/btool (the same fork+exec+wait around
+# every tool); each started daemon is killed by the pid in its own
+# pidfile (never by name) before the next start.
 #
-# Note: pkit's daemonize returns only once the command has been exec'd
-# (and reports exec failures); daemonize(1) and start-stop-daemon return
-# as soon as they have forked.
+# Why it is fair, and what it does not show: every tool starts the same
+# command with a pidfile from the same parent. pkit's daemonize returns
+# only once the daemon has locked the pidfile, written its pid and
+# exec'd the command, so it can report exec failures and "already
+# running"; daemonize(1) and start-stop-daemon return as soon as they
+# have forked, and report neither. So pkit does more before it returns.
 #
-#   sh bench/daemonize.sh [ROUNDS]      (default 200)
+#   BENCH_QUICK=1 sh bench/daemonize.sh
 set -u
-# bash gives $EPOCHREALTIME: no fork of date(1) around each start.
-if [ -z "${BASH_VERSION:-}" ] && command -v bash >/dev/null 2>&1; then
-	exec bash "$0" "$@"
-fi
-PKIT_BUILD=${PKIT_BUILD:-build}
-ROUNDS=${1:-200}
-PKIT=$PKIT_BUILD/daemonize
-[ -x "$PKIT" ] || { echo "bench: $PKIT missing: run make" >&2; exit 1; }
+cd "$(dirname "$0")/.."
+. bench/lib.sh
+B=${PKIT_BUILD:-build}
+case $B in /*) ;; *) B=$PWD/$B ;; esac
+PKIT=$B/daemonize
+BT=$B/bench/btool
+[ -x "$PKIT" ] && [ -x "$BT" ] || { echo "bench: build first: make progs helpers" >&2; exit 1; }
+K=$(size 40 8)
 
 # Debian's daemonize(1) shares pkit's name: call it by its path.
-DEB=
-for p in /usr/sbin/daemonize /usr/bin/daemonize; do
-	[ -x "$p" ] && [ "$(readlink -f "$p")" != "$(readlink -f "$PKIT")" ] &&
-	    DEB=$p && break
-done
+find_deb() {
+	for p in /usr/sbin/daemonize /usr/bin/daemonize; do
+		[ -x "$p" ] && [ "$(readlink -f "$p")" != "$(readlink -f "$PKIT")" ] &&
+		    echo "$p" && return
+	done
+}
+DEB=$(find_deb)
+[ -n "$DEB" ] || { apt-get install -y daemonize >/dev/null 2>&1; DEB=$(find_deb); }
 SSD=$(command -v start-stop-daemon || echo /sbin/start-stop-daemon)
-if [ -z "$DEB" ] || [ ! -x "$SSD" ]; then
-	apt-get install -y daemonize dpkg >/dev/null 2>&1
-	[ -x /usr/sbin/daemonize ] && DEB=/usr/sbin/daemonize
-	[ -x /usr/bin/daemonize ] && DEB=/usr/bin/daemonize
-	SSD=$(command -v start-stop-daemon || echo /sbin/start-stop-daemon)
-fi
 SLEEP=$(command -v sleep)
 
-DIR=$(mktemp -d "/tmp/daemonize-bench.$$.XXXXXX")
-trap 'rm -rf "$DIR"' EXIT
+W=$(mktemp -d "${TMPDIR:-/tmp}/daemonize-bench.$$.XXXXXX")
+trap 'rm -rf "$W"' EXIT
 trap 'exit 1' INT TERM
 
-if [ -n "${EPOCHREALTIME:-}" ]; then
-	now() { T=${EPOCHREALTIME/[.,]/}000; }
-else
-	now() { T=$(date +%s%N); }
-fi
-
 # reap PIDFILE: wait for the pidfile (the others write it after returning),
-# kill exactly that pid, remove the file. (Init reaps the zombie later.)
+# kill exactly that pid, remove the file.
 reap() {
-	i=0
-	while [ ! -s "$1" ] && [ $i -lt 500 ]; do sleep 0.01; i=$((i + 1)); done
+	tries=0
+	while [ ! -s "$1" ] && [ $tries -lt 500 ]; do
+		sleep 0.01; tries=$((tries + 1))
+	done
 	pid=$(cat "$1" 2>/dev/null)
 	[ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null
 	rm -f "$1"
 }
 
-run_pkit() { "$PKIT" -p "$DIR/p.pid" -- sleep 1000; }
-run_deb() { "$DEB" -p "$DIR/d.pid" "$SLEEP" 1000; }
-run_ssd() {
-	"$SSD" --start --quiet --background --make-pidfile \
-	    --pidfile "$DIR/s.pid" --exec "$SLEEP" -- 1000
+# starts PIDFILE CMD...: median ms to return over K starts of CMD.
+starts() {
+	f=$1; shift
+	: > "$W/t"
+	n=0
+	while [ $n -lt "$K" ]; do
+		"$BT" time "$@" >> "$W/t" 2>/dev/null
+		reap "$f"
+		n=$((n + 1))
+	done
+	awk '{ print $1 * 1000 }' "$W/t" > "$W/ms"
+	median "$W/ms"
 }
 
-: > "$DIR/pkit.t"; : > "$DIR/deb.t"; : > "$DIR/ssd.t"
-r=0
-while [ $r -lt "$ROUNDS" ]; do
-	now; t0=$T; run_pkit; now
-	echo $(( T - t0 )) >> "$DIR/pkit.t"; reap "$DIR/p.pid"
-	if [ -n "$DEB" ]; then
-		now; t0=$T; run_deb; now
-		echo $(( T - t0 )) >> "$DIR/deb.t"; reap "$DIR/d.pid"
-	fi
-	if [ -x "$SSD" ]; then
-		now; t0=$T; run_ssd; now
-		echo $(( T - t0 )) >> "$DIR/ssd.t"; reap "$DIR/s.pid"
-	fi
-	r=$((r + 1))
-done
-
-# The clock reads around each start cost the same for every tool; they
-# are measured too and subtracted.
-: > "$DIR/base.t"
-r=0
-while [ $r -lt "$ROUNDS" ]; do
-	now; t0=$T; now; echo $(( T - t0 )) >> "$DIR/base.t"
-	r=$((r + 1))
-done
-
-median() { sort -n "$1" | awk '{ v[NR] = $1 } END {
-	if (NR == 0) { print 0; exit }
-	print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-base=$(median "$DIR/base.t")
-ms() { awk -v n="$1" -v b="$base" 'BEGIN { printf "%.2f", (n - b) / 1e6 }'; }
-
-p=$(median "$DIR/pkit.t")
-printf '%-44s %s\n' "tool (median of $ROUNDS starts)" "ms to return"
-printf '%-44s %s\n' "pkit daemonize -p F -- sleep 1000" "$(ms "$p")"
-if [ -s "$DIR/deb.t" ]; then
-	d=$(median "$DIR/deb.t")
-	printf '%-44s %s\n' "daemonize(1) -p F $SLEEP 1000" "$(ms "$d")"
+P="starts '$W/p.pid' '$PKIT' -p '$W/p.pid' -- sleep 1000"
+if [ -n "$DEB" ]; then
+	bench_row "time to return, median of $K starts" ms "-" \
+	    "daemonize(1) -p F $SLEEP 1000" \
+	    "starts '$W/d.pid' '$DEB' -p '$W/d.pid' '$SLEEP' 1000" \
+	    "daemonize -p F -- sleep 1000" "$P"
 fi
-if [ -s "$DIR/ssd.t" ]; then
-	s=$(median "$DIR/ssd.t")
-	printf '%-44s %s\n' "start-stop-daemon --start --background -m" "$(ms "$s")"
+if [ -x "$SSD" ]; then
+	bench_row "time to return, median of $K starts" ms "-" \
+	    "start-stop-daemon --start --background -m -p F --exec $SLEEP -- 1000" \
+	    "starts '$W/s.pid' '$SSD' --start --quiet --background --make-pidfile --pidfile '$W/s.pid' --exec '$SLEEP' -- 1000" \
+	    "daemonize -p F -- sleep 1000" "$P"
 fi
-echo
-[ -s "$DIR/deb.t" ] && awk -v p="$p" -v o="$d" -v b="$base" 'BEGIN {
-	printf "pkit / daemonize(1):        %.2fx\n", (p - b) / (o - b) }'
-[ -s "$DIR/ssd.t" ] && awk -v p="$p" -v o="$s" -v b="$base" 'BEGIN {
-	printf "pkit / start-stop-daemon:   %.2fx\n", (p - b) / (o - b) }'
-exit 0

@@ -1,120 +1,89 @@
 #!/bin/sh
-# bench/pkillall-title.sh: one look-up over a large process table.
+# bench/pkillall-title.sh: one look-up over a large process table, paired
+# run by run (bench/lib.sh: median of the pair ratios, min-max).
 #
-# Starts N (default 2000) tests/helpers/titled processes titled
-# kPID-wI, then times, interleaved run by run, REPS calls each of
+# Starts NPROC (default 10,000) tests/helpers/titled processes titled
+# kPID-wI (unique to this run; every one is ended by pid at exit), then
+# times REPS calls a run of each tool looking up the last one:
 #   pkillall-title -0 kPID-wLAST
 #   pgrep -f '^kPID-wLAST$'
 #   killall -0 kPID-wLAST        (the title fits comm's 15 bytes)
-# which all find the same single process after reading the whole table.
-# Prints the median time per call over RUNS runs and the ratios, then the
-# peak RSS of pkillall-title over that table next to tini's and
-# dumb-init's (when installed). Every started process is killed by pid.
+#   btool scan kPID-wLAST        (a bare /proc scan in C: readdir, then
+#                                 open+read+close of each cmdline)
+# Why it is fair: all four read the whole table and find the same single
+# process, the same number of times, from the same fork+exec (a sh loop
+# timed by bench/btool); the bare scan is the floor any of them could
+# reach. Peak RSS of each over that table is measured once (ru_maxrss).
 #
-#   sh bench/pkillall-title.sh [N [RUNS [REPS]]]     (2000 7 10)
+#   BENCH_QUICK=1 sh bench/pkillall-title.sh     (1,000 processes)
 set -u
-PKIT_BUILD=${PKIT_BUILD:-build}
-N=${1:-2000}
-RUNS=${2:-7}
-REPS=${3:-10}
-PKT=$PKIT_BUILD/pkillall-title
-TITLED=$PKIT_BUILD/helpers/titled
-for f in "$PKT" "$TITLED"; do
-	[ -x "$f" ] || { echo "bench: $f missing: run make progs helpers" >&2
-		exit 1; }
+cd "$(dirname "$0")/.."
+. bench/lib.sh
+B=${PKIT_BUILD:-build}
+case $B in /*) ;; *) B=$PWD/$B ;; esac
+PKT=$B/pkillall-title
+TITLED=$B/helpers/titled
+BT=$B/bench/btool
+for f in "$PKT" "$TITLED" "$BT"; do
+	[ -x "$f" ] || { echo "bench: $f missing: make progs helpers" >&2; exit 1; }
 done
-command -v pgrep >/dev/null || apt-get install -y procps >/dev/null 2>&1
-command -v killall >/dev/null || apt-get install -y psmisc >/dev/null 2>&1
-command -v tini >/dev/null || apt-get install -y tini >/dev/null 2>&1
-[ -x /usr/bin/time ] || apt-get install -y time >/dev/null 2>&1
+need_pkg pgrep procps
+need_pkg killall psmisc
+NPROC=${NPROC:-$(size 10000 1000)}
+REPS=$(size 3 3)
 
 P=k$$
-DIR=$(mktemp -d "/tmp/pkillall-title-bench.$$.XXXXXX")
+W=$(mktemp -d "${TMPDIR:-/tmp}/pkillall-title-bench.$$.XXXXXX")
 cleanup() {
-	[ -s "$DIR/pids" ] && xargs kill -KILL < "$DIR/pids" 2>/dev/null
-	rm -rf "$DIR"
+	[ -s "$W/pids" ] && xargs kill -KILL < "$W/pids" 2>/dev/null
+	rm -rf "$W"
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-now() { date +%s%N; }
-
-# median FILE: the middle line of the numbers in FILE.
-median() {
-	sort -n "$1" | sed -n "$(( ($(wc -l < "$1") + 1) / 2 ))p"
-}
-
-# per_call OUTFILE CMD...: run CMD REPS times; append µs per call.
-per_call() {
-	out=$1; shift
-	t0=$(now)
-	i=0
-	while [ "$i" -lt "$REPS" ]; do
-		"$@" >/dev/null 2>&1
-		i=$((i + 1))
-	done
-	t1=$(now)
-	echo $(( (t1 - t0) / REPS / 1000 )) >> "$out"
-}
-
 i=0
-while [ "$i" -lt "$N" ]; do
+while [ "$i" -lt "$NPROC" ]; do
 	"$TITLED" "$P-w$i" </dev/null >/dev/null 2>&1 &
-	echo $! >> "$DIR/pids"
+	echo $! >> "$W/pids"
 	i=$((i + 1))
 done
-target=$P-w$((N - 1))
+target=$P-w$((NPROC - 1))
 tries=0
-until [ "$(pgrep -c -f "^$P-w")" -eq "$N" ]; do
+until [ "$("$PKT" -l "$P-w*" 2>/dev/null | wc -l)" -ge "$NPROC" ]; do
 	tries=$((tries + 1))
-	[ "$tries" -lt 500 ] || { echo "bench: titles never appeared" >&2
-		exit 1; }
-	sleep 0.02
+	[ "$tries" -lt 600 ] || { echo "bench: titles never appeared" >&2; exit 1; }
+	sleep 0.1
 done
 total=$(ls -d /proc/[0-9]* 2>/dev/null | wc -l)
-
-for c in "$PKT -0 $target" "pgrep -f ^$target\$" "killall -0 $target"; do
+for c in "$PKT -0 $target" "pgrep -f ^$target\$" "killall -0 $target" "$BT scan $target"; do
 	$c >/dev/null 2>&1 || { echo "bench: '$c' found nothing" >&2; exit 1; }
 done
+echo "table: $NPROC titled processes ($total in /proc); $REPS calls a run"
+echo "load: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo
 
-r=0
-while [ "$r" -lt "$RUNS" ]; do
-	per_call "$DIR/pkt" "$PKT" -0 "$target"
-	per_call "$DIR/pgrep" pgrep -f "^$target\$"
-	per_call "$DIR/killall" killall -0 "$target"
-	r=$((r + 1))
-done
-pkt=$(median "$DIR/pkt")
-pg=$(median "$DIR/pgrep")
-ka=$(median "$DIR/killall")
-
-echo "table: $N titled processes ($total in /proc), median of $RUNS runs x $REPS calls"
-printf '%-34s %8s us/call\n' "pkillall-title -0 $P-wLAST" "$pkt"
-printf '%-34s %8s us/call\n' "pgrep -f '^$P-wLAST\$'" "$pg"
-printf '%-34s %8s us/call\n' "killall -0 $P-wLAST" "$ka"
-awk -v a="$pkt" -v b="$pg" -v c="$ka" 'BEGIN {
-	printf "ratio pkillall-title / pgrep -f:  %.2f  (target <= 0.30)\n", a / b
-	printf "ratio pkillall-title / killall:   %.2f  (target <= 1.00)\n", a / c
-}'
-
-# peak RSS (KiB) of CMD..., by GNU time.
-rss() {
-	/usr/bin/time -f %M -o "$DIR/rss" "$@" >/dev/null 2>&1
-	cat "$DIR/rss"
+# per_call CMD...: µs per call of CMD over REPS calls.
+per_call() {
+	"$BT" time sh -c 'i=0; while [ $i -lt "$0" ]; do "$@" >/dev/null 2>&1; i=$((i + 1)); done' \
+	    "$REPS" "$@" | awk -v r="$REPS" '{ printf "%.0f\n", $1 / r * 1e6 }'
 }
-echo "peak RSS, KiB:"
-printf '  %-32s %6s\n' "pkillall-title -0 (this table)" "$(rss "$PKT" -0 "$target")"
-printf '  %-32s %6s\n' "pkillall-title -l '$P-w*'" "$(rss "$PKT" -l "$P-w*")"
-printf '  %-32s %6s\n' "pgrep -f" "$(rss pgrep -f "^$target\$")"
-printf '  %-32s %6s\n' "killall -0" "$(rss killall -0 "$target")"
-# For comparison: the same objects linked statically (not what make
-# builds), which leaves out the libc pages a dynamic program touches.
-if cc -static -o "$DIR/pkt-static" "$PKIT_BUILD/cmd/pkillall-title.o" \
-    "$PKIT_BUILD/libpkit.a" >/dev/null 2>&1; then
-	printf '  %-32s %6s\n' "same, linked with -static" \
-	    "$(rss "$DIR/pkt-static" -0 "$target")"
-fi
-printf '  %-32s %6s\n' "tini -s -- true" "$(rss tini -s -- true)"
-if command -v dumb-init >/dev/null; then
-	printf '  %-32s %6s\n' "dumb-init true" "$(rss dumb-init true)"
-fi
+
+bench_row "look-up over $NPROC processes vs pgrep" us/call "<= 0.3" \
+    "pgrep -f '^$P-wLAST\$'" "per_call pgrep -f '^$target\$'" \
+    "pkillall-title -0 $P-wLAST" "per_call '$PKT' -0 '$target'"
+bench_row "look-up over $NPROC processes vs killall" us/call "<= 1" \
+    "killall -0 $P-wLAST" "per_call killall -0 '$target'" \
+    "pkillall-title -0 $P-wLAST" "per_call '$PKT' -0 '$target'"
+bench_row "look-up over $NPROC processes vs a bare /proc scan" us/call "-" \
+    "btool scan $P-wLAST (readdir, open+read+close each cmdline)" \
+    "per_call '$BT' scan '$target'" \
+    "pkillall-title -0 $P-wLAST" "per_call '$PKT' -0 '$target'"
+
+bench_info "peak RSS over $NPROC processes (KiB): pkillall-title -0" \
+    "$("$BT" rss "$PKT" -0 "$target" 2>/dev/null)"
+bench_info "peak RSS over $NPROC processes (KiB): pkillall-title -l '$P-w*'" \
+    "$("$BT" rss "$PKT" -l "$P-w*" 2>/dev/null)"
+bench_info "peak RSS over $NPROC processes (KiB): pgrep -f" \
+    "$("$BT" rss pgrep -f "^$target\$" 2>/dev/null)"
+bench_info "peak RSS over $NPROC processes (KiB): killall -0" \
+    "$("$BT" rss killall -0 "$target" 2>/dev/null)"

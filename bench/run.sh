@@ -1,40 +1,143 @@
 #!/bin/sh
-# make bench: run every bench/*.sh in one go and rewrite bench/RESULTS.md
-# with the machine, the date and what each script printed.
+# make bench: run every benchmark in one go and rewrite bench/RESULTS.md:
+# the machine, the date, the load, one summary table of every row (peer
+# command, pkit command, medians, median pair ratio, spread, target,
+# met / not met), then what each script printed, then bench/NOTES.md.
+#
+# Every row is paired (bench/lib.sh). BENCH_QUICK=1 cuts every row to a
+# few seconds and marks RESULTS.md as a format check. The scripts run in
+# a fixed list (not bench/*.sh: other scripts there are not benchmarks).
+#
+#   sh bench/run.sh            (make bench)
+#   BENCH_QUICK=1 sh bench/run.sh
 set -u
 cd "$(dirname "$0")/.."
 PKIT_BUILD=${PKIT_BUILD:-$PWD/build}
-export PKIT_BUILD
+BENCH_QUICK=${BENCH_QUICK:-0}
+export PKIT_BUILD BENCH_QUICK
+SCRIPTS="pqueue prefork pkillall-title rss preap palarm daemonize"
 out=bench/RESULTS.md
-tmp=$(mktemp)
-trap 'rm -f "$tmp"' EXIT INT TERM
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+trap 'exit 1' INT TERM
+BENCH_ROWS=$tmp/rows
+export BENCH_ROWS
+: > "$BENCH_ROWS"
 
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
-{
-	echo "# Benchmark results"
-	echo
-	echo "Written by \`make bench\` (bench/run.sh); every ratio compares tools"
-	echo "measured in the same run on the same machine."
-	echo
-	echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC')"
-	echo "- machine: $(uname -srm), $(nproc) cores, ${cpu:-unknown cpu}"
-	echo
-} > "$tmp"
-for s in bench/*.sh; do
-	[ "$s" = bench/run.sh ] && continue
-	name=$(basename "$s" .sh)
+load0=$(cut -d' ' -f1-3 /proc/loadavg)
+t0=$(date +%s)
+: > "$tmp/body"
+for name in $SCRIPTS; do
+	s=bench/$name.sh
 	echo "bench: $name" >&2
+	ts=$(date +%s)
 	{
 		echo "## $name"
 		echo
 		echo "Command: \`sh $s\`"
 		echo
 		echo '```'
-		sh "$s" 2>&1
+		BENCH_SECTION=$name sh "$s" 2>&1
 		echo '```'
 		echo
-	} >> "$tmp"
+		echo "($(( $(date +%s) - ts )) s)"
+		echo
+	} >> "$tmp/body"
 done
-[ -f bench/NOTES.md ] && cat bench/NOTES.md >> "$tmp"
-cp "$tmp" "$out"
-echo "bench: wrote $out" >&2
+secs=$(( $(date +%s) - t0 ))
+load1=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# cell TEXT: TEXT for a table cell (| escaped).
+{
+	echo "# Benchmark results"
+	echo
+	echo "Written by \`make bench\` (bench/run.sh) in one run of ${secs} s."
+	echo "Every row alternates the peer and pkit run by run (at least five"
+	echo "pairs) and gives the median of the pairs' ratios pkit/peer with"
+	echo "their spread (min-max); see bench/lib.sh and each script's header."
+	echo
+	echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC')"
+	echo "- machine: $(uname -srm), $(nproc) cores, ${cpu:-unknown cpu}"
+	echo "- load average before / after: $load0 / $load1"
+	if [ "$BENCH_QUICK" = 1 ]; then
+		echo
+		echo "**QUICK MODE (BENCH_QUICK=1): every row cut to a few seconds;"
+		echo "these figures only show the format. Run \`make bench\` for figures.**"
+	fi
+	if [ -n "${BENCH_NOTE:-}" ]; then
+		echo
+		echo "**$BENCH_NOTE**"
+	fi
+	echo
+	echo "## Summary"
+	echo
+	echo "Ratio = pkit / peer of the row's unit: for a rate, above 1 means"
+	echo "pkit is faster; for a time or a size, below 1 means pkit is smaller."
+	echo
+	echo "| program | row | unit | peer command | pkit command | peer median | pkit median | pkit/peer (median) | spread | target | |"
+	echo "|---|---|---|---|---|---|---|---|---|---|---|"
+	awk -F '\t' '
+	function cell(s) { gsub(/\|/, "\\|", s); return s }
+	function num(x) {
+		if (x == "" || x == "nan") return x
+		a = x < 0 ? -x : x
+		if (a >= 1e6) return sprintf("%.3gM", x / 1e6)
+		if (a >= 1e4) return sprintf("%.3gk", x / 1e3)
+		if (a >= 100) return sprintf("%.0f", x)
+		return sprintf("%.3g", x)
+	}
+	{
+		peer = $4 == "" ? "" : "`" cell($4) "`"
+		pkit = $5 == "" ? "" : "`" cell($5) "`"
+		ratio = $8 == "" ? "" : num($8)
+		spread = $9 == "" ? "" : num($9) "-" num($10)
+		printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
+		    $1, cell($2), $3, peer, pkit, num($6), num($7), ratio, spread,
+		    cell($11), $12
+	}' "$BENCH_ROWS"
+	echo
+	cat "$tmp/body"
+	[ -f bench/NOTES.md ] && sed '/^<!-- README table -->$/,/^<!-- end README table -->$/d' bench/NOTES.md
+} > "$tmp/results"
+cp "$tmp/results" "$out"
+echo "bench: wrote $out in $secs s" >&2
+
+# The README's table: every paired row, one line each, written into
+# bench/NOTES.md between its README table markers (kept out of RESULTS.md).
+{
+	echo "<!-- README table -->"
+	echo "## README table"
+	echo
+	echo "From \`make bench\` on $(date -u '+%Y-%m-%d') ($(nproc) cores; load before $load0)."
+	[ "$BENCH_QUICK" = 1 ] && echo "QUICK MODE: format only, not figures to publish."
+	[ -n "${BENCH_NOTE:-}" ] && echo "$BENCH_NOTE"
+	echo "Each row alternates peer and pkit run by run; the ratio is the median"
+	echo "of the pairs' pkit/peer ratios, with their min-max spread."
+	echo
+	echo "| program | what | peer command | peer | pkit | pkit/peer (spread) | target |"
+	echo "|---|---|---|---|---|---|---|"
+	awk -F '\t' '
+	function cell(s) { gsub(/\|/, "\\|", s); return s }
+	function num(x) {
+		a = x < 0 ? -x : x
+		if (a >= 1e6) return sprintf("%.3g M", x / 1e6)
+		if (a >= 1e4) return sprintf("%.3g k", x / 1e3)
+		if (a >= 100) return sprintf("%.0f", x)
+		return sprintf("%.3g", x)
+	}
+	$4 != "" {
+		t = $11 == "-" ? "" : cell($11) " " ($12 == "met" ? "(met)" : "(**" $12 "**)")
+		printf "| %s | %s | `%s` | %s %s | %s %s | %s× (%s–%s) | %s |\n",
+		    $1, cell($2), cell($4), num($6), $3, num($7), $3, num($8),
+		    num($9), num($10), t
+	}' "$BENCH_ROWS"
+	echo
+	echo "<!-- end README table -->"
+} > "$tmp/readme"
+if [ -f bench/NOTES.md ]; then
+	sed '/^<!-- README table -->$/,/^<!-- end README table -->$/d' bench/NOTES.md \
+	    > "$tmp/notes"
+	cat "$tmp/readme" "$tmp/notes" > bench/NOTES.md
+	echo "bench: wrote the README table at the top of bench/NOTES.md" >&2
+fi
