@@ -122,6 +122,18 @@ lost(const struct rstream *s, int e)
 	return e != EIO && e != ENOMEM && e != EINTR && s->r.fd < 0;
 }
 
+/* A server still loading its data set after a restart answers LOADING:
+ * wait a little and try again, like a lost connection. */
+static int
+loading(struct rstream *s)
+{
+	if (errno != EIO || strncmp(s->r.err, "LOADING", 7) != 0)
+		return 0;
+	redis_close(&s->r);
+	clock_sleep_until(clock_mono() + 200 * NS_PER_MS, 0);
+	return 1;
+}
+
 static int
 ensure_group(struct rstream *s)
 {
@@ -159,8 +171,81 @@ call(struct rstream *s, int group, struct redis_reply **rep, int argc,
 			s->group_ready = 0;
 			continue;
 		}
+		if (loading(s))
+			continue;
 		if (!lost(s, errno))
 			return -1;
+	}
+}
+
+/* First error inside a reply (EXEC's array holds one per command). */
+static const char *
+reply_error(const struct redis_reply *rep)
+{
+	const char *e;
+	size_t i;
+
+	if (rep->type == REDIS_ERR)
+		return rep->str;
+	for (i = 0; i < rep->n && rep->type == REDIS_ARR; i++)
+		if ((e = reply_error(&rep->elem[i])) != NULL)
+			return e;
+	return NULL;
+}
+
+/* Run n commands as one MULTI ... EXEC, sent in one write; retried after
+ * a lost connection (so the whole transaction may happen twice: callers
+ * use it for steps that are harmless to repeat). 0 or -1. */
+static int
+multi(struct rstream *s, int n, const int argc[], const char *const *argv[],
+    const size_t *lens[])
+{
+	struct redis_reply *rep;
+	const char *e;
+	int i, got, st;
+
+	for (;;) {
+		if (ready(s) < 0 || ensure_group(s) < 0) {
+			if (loading(s))
+				continue;
+			return -1;
+		}
+		st = redis_appendv(&s->r, "MULTI", (char *)NULL);
+		for (i = 0; i < n && st == 0; i++)
+			st = redis_append(&s->r, argc[i], argv[i], lens[i]);
+		if (st < 0 || redis_appendv(&s->r, "EXEC", (char *)NULL) < 0) {
+			redis_close(&s->r);
+			errno = ENOMEM;
+			return -1;
+		}
+		if (redis_flush(&s->r) < 0)
+			continue;
+		st = 0;
+		for (got = 0; got < n + 2; got++) {
+			if (redis_read(&s->r, 0, &rep) < 0)
+				break;
+			if (st == 0 && (e = reply_error(rep)) != NULL) {
+				snprintf(s->r.err, sizeof(s->r.err), "%s", e);
+				st = -1;
+			}
+			redis_reply_free(rep);
+		}
+		if (got < n + 2) {
+			if (lost(s, errno))
+				continue;
+			return -1;
+		}
+		if (st == 0)
+			return 0;
+		errno = EIO;
+		if (loading(s))
+			continue;
+		if (strncmp(s->r.err, "NOGROUP", 7) == 0 ||
+		    strstr(s->r.err, "NOGROUP") != NULL) {
+			s->group_ready = 0;
+			continue;
+		}
+		return -1;
 	}
 }
 
@@ -206,6 +291,8 @@ rstream_push(struct rstream *s, size_t n, char *const recs[],
 		if (bad) {
 			redis_close(&s->r);
 			errno = EIO;
+			if (loading(s))
+				continue;
 			goto out;
 		}
 	}
@@ -380,15 +467,13 @@ rstream_ack(struct rstream *s, const struct rstream_msg *m)
 {
 	const char *ack[] = { "XACK", s->key, s->group, m->id };
 	const char *del[] = { "XDEL", s->key, m->id };
-	struct redis_reply *rep;
+	const int argc[] = { 4, 3 };
+	const char *const *argv[] = { ack, del };
+	const size_t *lens[] = { NULL, NULL };
 
-	if (call(s, 1, &rep, 4, ack, NULL) < 0)
-		return -1;
-	redis_reply_free(rep);
-	if (call(s, 0, &rep, 3, del, NULL) < 0)
-		return -1;
-	redis_reply_free(rep);
-	return 0;
+	/* Together: a holder killed between the two would leave a done
+	 * entry in KEY that nobody owns. */
+	return multi(s, 2, argc, argv, lens);
 }
 
 int
@@ -437,52 +522,23 @@ rstream_bury(struct rstream *s, const struct rstream_msg *m,
 	char attempts[32], now[32];
 	const char *add[] = { "XADD", s->dead, "*", "d", m->data, "id", m->id,
 	    "attempts", attempts, "reason", reason, "time", now };
-	size_t lens[13];
+	size_t alens[13];
 	const char *ack[] = { "XACK", s->key, s->group, m->id };
 	const char *del[] = { "XDEL", s->key, m->id };
-	struct redis_reply *rep;
-	int i, st = 0;
+	const int argc[] = { 13, 4, 3 };
+	const char *const *argv[] = { add, ack, del };
+	const size_t *lens[] = { alens, NULL, NULL };
+	int i;
 
 	snprintf(attempts, sizeof(attempts), "%lld", m->attempt);
 	snprintf(now, sizeof(now), "%lld", (long long)(clock_wall() /
 	    NS_PER_SEC));
 	for (i = 0; i < 13; i++)
-		lens[i] = strlen(add[i]);
-	lens[4] = m->len;
-	for (;;) {
-		if (ready(s) < 0 || ensure_group(s) < 0)
-			return -1;
-		/* MULTI: the copy and the removal happen together or not
-		 * at all; a retry after a lost EXEC reply may copy twice. */
-		if (redis_appendv(&s->r, "MULTI", (char *)NULL) < 0 ||
-		    redis_append(&s->r, 13, add, lens) < 0 ||
-		    redis_append(&s->r, 4, ack, NULL) < 0 ||
-		    redis_append(&s->r, 3, del, NULL) < 0 ||
-		    redis_appendv(&s->r, "EXEC", (char *)NULL) < 0) {
-			redis_close(&s->r);
-			errno = ENOMEM;
-			return -1;
-		}
-		if (redis_flush(&s->r) < 0)
-			continue;
-		for (i = 0; i < 5; i++) {
-			if (redis_read(&s->r, 0, &rep) < 0)
-				break;
-			if (rep->type == REDIS_ERR && st == 0) {
-				snprintf(s->r.err, sizeof(s->r.err), "%s",
-				    rep->str);
-				st = -1;
-			}
-			redis_reply_free(rep);
-		}
-		if (i < 5 && lost(s, errno))
-			continue;
-		if (i < 5)
-			return -1;
-		if (st < 0)
-			errno = EIO;
-		return st;
-	}
+		alens[i] = strlen(add[i]);
+	alens[4] = m->len;
+	/* The copy and the removal happen together or not at all; a retry
+	 * after a lost EXEC reply may copy twice. */
+	return multi(s, 3, argc, argv, lens);
 }
 
 static long long
@@ -580,32 +636,13 @@ static int
 requeue_one(struct rstream *s, const char *id, const char *data, size_t len)
 {
 	const char *add[] = { "XADD", s->key, "*", "d", data };
-	size_t lens[] = { 4, strlen(s->key), 1, 1, len };
+	size_t alens[] = { 4, strlen(s->key), 1, 1, len };
 	const char *del[] = { "XDEL", s->dead, id };
-	struct redis_reply *rep;
-	int i, st = 0;
+	const int argc[] = { 5, 3 };
+	const char *const *argv[] = { add, del };
+	const size_t *lens[] = { alens, NULL };
 
-	if (ready(s) < 0)
-		return -1;
-	if (redis_appendv(&s->r, "MULTI", (char *)NULL) < 0 ||
-	    redis_append(&s->r, 5, add, lens) < 0 ||
-	    redis_append(&s->r, 3, del, NULL) < 0 ||
-	    redis_appendv(&s->r, "EXEC", (char *)NULL) < 0 ||
-	    redis_flush(&s->r) < 0) {
-		redis_close(&s->r);
-		return -1;
-	}
-	for (i = 0; i < 4; i++) {
-		if (redis_read(&s->r, 0, &rep) < 0)
-			return -1;
-		if (rep->type == REDIS_ERR && st == 0) {
-			snprintf(s->r.err, sizeof(s->r.err), "%s", rep->str);
-			errno = EIO;
-			st = -1;
-		}
-		redis_reply_free(rep);
-	}
-	return st;
+	return multi(s, 2, argc, argv, lens);
 }
 
 long long
