@@ -98,17 +98,18 @@ for i in $(seq 1 "$HOSTS"); do
 done
 
 done_count() { cat "$RUN"/done.* 2>/dev/null | wc -l; }
+progress() { [ "$(done_count)" -ge "$1" ]; }
 left() { [ "$(broker XLEN jobs)" = 0 ]; }
 
 case $FAULT in
 host)
-	until_true $((TIMEOUT * 10)) sh -c "[ \$(cat $RUN/done.* 2>/dev/null | wc -l) -ge $((JOBS / 4)) ]" ||
+	until_true $((TIMEOUT * 10)) progress $((JOBS / 5)) ||
 		{ echo "multi-host.sh: no progress" >&2; exit 1; }
 	say "kill -9 every process of host w1 (after $(done_count) jobs)"
 	kill -KILL $(ip netns pids "$P-w1")
 	;;
 redis)
-	until_true $((TIMEOUT * 10)) sh -c "[ \$(cat $RUN/done.* 2>/dev/null | wc -l) -ge $((JOBS / 3)) ]" ||
+	until_true $((TIMEOUT * 10)) progress $((JOBS / 4)) ||
 		{ echo "multi-host.sh: no progress" >&2; exit 1; }
 	say "kill -9 redis-server, start it again from its AOF (after $(done_count) jobs)"
 	kill -KILL "$BROKER"
