@@ -1,31 +1,31 @@
-/* queue: inotify behind three small functions, so pqueue itself holds
+/* watch: inotify behind three small functions, so pqueue itself holds
  * no Linux-only call. */
 #include <errno.h>
 #include <sys/inotify.h>
 #include <unistd.h>
 
-#include "queue.h"
+#include "watch.h"
 
 int
-queue_watch_open(void)
+watch_open(void)
 {
 	return inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 }
 
 int
-queue_watch_add(int wfd, const char *dir, int what)
+watch_add(int wfd, const char *dir, int what)
 {
 	uint32_t mask = IN_ONLYDIR;
 
-	if (what & QUEUE_WATCH_DATA)
+	if (what & WATCH_DATA)
 		mask |= IN_MODIFY | IN_CREATE | IN_MOVED_TO;
-	if (what & QUEUE_WATCH_CLOSE)
+	if (what & WATCH_CLOSE)
 		mask |= IN_CLOSE_WRITE;
 	return inotify_add_watch(wfd, dir, mask) < 0 ? -1 : 0;
 }
 
 int
-queue_watch_drain(int wfd)
+watch_drain(int wfd)
 {
 	char buf[4096]
 	    __attribute__((aligned(__alignof__(struct inotify_event))));
