@@ -295,3 +295,132 @@ EOF
 	echo "lost $lost duplicated $dup" >&3
 	[ "$lost" -eq 0 ]
 }
+
+# ---- pqueue on redis:// (issue 15's list) ----
+
+@test "pqueue redis: 10000 records push then pop byte-exact, lines and -0" {
+	redis_start
+	python3 -c '
+import sys, random
+r = random.Random(11)
+for name, sep, bad in (("lines", b"\n", b"\n"), ("nul", b"\0", b"\0")):
+    with open(name, "wb") as f:
+        for i in range(10000):
+            b = bytes(r.randrange(0, 256) for _ in range(r.randrange(0, 200)))
+            f.write(b"%d:" % i + b.replace(bad, b"") + sep)
+'
+	pqueue push "$REDIS_URL/l" < lines
+	pqueue push -0 "$REDIS_URL/z" < nul
+	[ "$(pqueue len "$REDIS_URL/l")" = 10000 ]
+	pqueue pop -c 10000 "$REDIS_URL/l" > lines.out
+	pqueue pop -0 -c 10000 "$REDIS_URL/z" > nul.out
+	cmp lines lines.out
+	cmp nul nul.out
+	run pqueue pop -n "$REDIS_URL/l"
+	[ "$status" -eq 1 ]
+	[ -z "$output" ]
+}
+
+@test "pqueue redis: a COMMAND failing twice then succeeding: PQUEUE_ATTEMPT 1, 2, 3" {
+	redis_start
+	fail_twice
+	pqueue push "$REDIS_URL/q" job-1
+	run pqueue -q run -c 3 "$REDIS_URL/q" -- ./cmd.sh
+	[ "$status" -eq 0 ]
+	[ "$(cut -d' ' -f1 attempts | tr '\n' ' ')" = "1 2 3 " ]
+	[ "$(cut -d' ' -f3 attempts | sort -u)" = job-1 ]
+	[ "$(pqueue len "$REDIS_URL/q")" = 0 ]
+}
+
+@test "pqueue redis: --max-attempts 2 moves the message to KEY:dead" {
+	redis_start
+	fail_twice
+	pqueue push "$REDIS_URL/q" job-1
+	run pqueue -q run -c 2 --max-attempts 2 "$REDIS_URL/q" -- ./cmd.sh
+	[ "$(wc -l < attempts)" = 2 ]
+	[ "$(redis-cli -p "$REDIS_PORT" XLEN q:dead)" = 1 ]
+	[ "$(redis-cli -p "$REDIS_PORT" XRANGE q:dead - + | sed -n '/^reason$/{n;p}')" = "exit status 1" ]
+	[ "$(pqueue dead "$REDIS_URL/q")" = job-1 ]
+	pqueue dead --requeue "$REDIS_URL/q"
+	[ "$(pqueue pop -n "$REDIS_URL/q")" = job-1 ]
+}
+
+@test "pqueue redis: kill -9 of a runner mid-COMMAND: another runner redoes it after the lease" {
+	redis_start
+	cat > cmd.sh <<'EOF2'
+#!/bin/sh
+echo "$PQUEUE_ATTEMPT $(cat)" >> started
+[ "$PQUEUE_ATTEMPT" -ge 2 ] && exit 0
+exec sleep 30
+EOF2
+	chmod +x cmd.sh
+	pqueue push "$REDIS_URL/q" job-1
+	pqueue run -c 1 --lease 1s --consumer first "$REDIS_URL/q" -- ./cmd.sh 3>&- &
+	local first=$!
+	track "$first"
+	wait_for 10 test -s started
+	kill -KILL "$first"
+	local t0=$(ms_now)
+	run pqueue run -c 1 --lease 1s --consumer second "$REDIS_URL/q" -- ./cmd.sh
+	local dt=$(( $(ms_now) - t0 ))
+	[ "$status" -eq 0 ]
+	[ "$(cat started)" = "1 job-1
+2 job-1" ]
+	[ "$dt" -ge 500 ] && [ "$dt" -lt 10000 ]
+	[ "$(pqueue len "$REDIS_URL/q")" = 0 ]
+}
+
+@test "pqueue redis: server down at start is one line; status 1, run 125" {
+	redis_start
+	redis_stop
+	local c
+	for c in "push $REDIS_URL/q x" "pop -n $REDIS_URL/q" "len $REDIS_URL/q" "stat $REDIS_URL/q"; do
+		run --separate-stderr pqueue $c
+		[ "$status" -eq 1 ]
+		[ "$stderr" = "pqueue: $REDIS_URL/q: connection refused" ]
+	done
+	run --separate-stderr pqueue run -f "$REDIS_URL/q" -- true
+	[ "$status" -eq 125 ]
+	[ "$stderr" = "pqueue: $REDIS_URL/q: connection refused" ]
+}
+
+@test "pqueue redis: push rides out a server restart mid-stream, none lost" {
+	redis_start --appendonly yes --appendfsync always
+	( seq 1 20000 | while read -r n; do
+		echo "$n"; [ $(( n % 1000 )) -eq 0 ] && sleep 0.1
+	done | pqueue push "$REDIS_URL/q" 2> push.err ) 3>&- &
+	local prod=$!
+	track "$prod"
+	sleep 0.5
+	kill -KILL "$REDIS_PID"
+	wait "$REDIS_PID" 2>/dev/null || true
+	sleep 0.5
+	redis_start_again --appendonly yes --appendfsync always
+	wait "$prod" || { cat push.err; return 1; }
+	pqueue pop -n -c 100000 "$REDIS_URL/q" > out || true
+	local lost dup
+	lost=$(sort -u out | comm -13 - <(seq 1 20000 | sort) | wc -l)
+	dup=$(( $(wc -l < out) - $(sort -u out | wc -l) ))
+	echo "lost $lost duplicated $dup" >&3
+	[ "$lost" -eq 0 ]
+}
+
+@test "pqueue redis: bad addresses and options are one line, exit 2" {
+	local a
+	for a in redis://h redis://h/ redis://h:0/k redis://h:65536/k \
+	    redis://h:port/k redis:h/k 'redis://[::1/k'; do
+		run --separate-stderr pqueue len "$a"
+		[ "$status" -eq 2 ] || { echo "$a: $status $stderr"; return 1; }
+		[ "${#stderr_lines[@]}" -eq 1 ]
+		[[ $stderr == "pqueue: $a: "* ]]
+	done
+	run --separate-stderr pqueue len rediss://h/k
+	[ "$status" -eq 2 ]
+	[ "${#stderr_lines[@]}" -eq 1 ]
+	run --separate-stderr pqueue run --lease soon redis://h/k -- true
+	[ "$status" -eq 2 ]
+	[ "$stderr" = "pqueue: run: bad --lease 'soon'" ]
+	run --separate-stderr pqueue peek redis://h/k
+	[ "$status" -eq 2 ]
+	[ "$stderr" = "pqueue: peek: not available for Redis queues" ]
+}
