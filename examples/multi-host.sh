@@ -86,7 +86,7 @@ else
 fi
 echo "jobs waiting: $(broker XLEN jobs)"
 
-say "a pool of 2 on each worker host"
+say "a pool of 2 on each worker host ($MH_RUNNER run -f)"
 for i in $(seq 1 "$HOSTS"); do
 	if [ "$MH_RUNNER" = pqueue ]; then
 		run_on "w$i" prefork -q -n 2 -- pqueue run -f --lease "$LEASE" \
