@@ -14,7 +14,8 @@ PQ=$B/pqueue
 tmp=$(mktemp -d)
 export PQUEUE_DIR=$tmp/q
 late=0 wpid=
-trap '[ -n "$wpid" ] && kill $wpid 2>/dev/null; wait; rm -rf "$tmp"' EXIT
+trap '[ -n "$wpid" ] && kill $wpid 2>/dev/null; wait
+	rm -rf "$tmp" 2>/dev/null || { sleep 0.1; rm -rf "$tmp"; }' EXIT
 "$PQ" push stress warm && "$PQ" pop stress >/dev/null
 if [ "$writes" = --writes ]; then
 	( while :; do echo x >> "$PQUEUE_DIR/stress/junk" || exit

@@ -15,9 +15,7 @@
  * running COMMAND is waited for); push keeps the default actions, since
  * dying anywhere is safe.
  */
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
@@ -25,13 +23,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "clock.h"
-#include "io.h"
 #include "loop.h"
 #include "msg.h"
 #include "msgout.h"

@@ -1882,7 +1882,11 @@ walk_one(void *arg, const struct rec *r, const char *data)
 {
 	struct walk *w = arg;
 
-	return w->fn(w->arg, data, r->len);
+	if (w->fn(w->arg, data, r->len) < 0) {
+		w->failed = 1;
+		return -1;
+	}
+	return 0;
 }
 
 int
@@ -1895,7 +1899,7 @@ store_dead_walk(struct store *s,
 		return -1;
 	dead_scan(s, walk_one, &w);
 	unlock(s, LK_DEAD);
-	return 0;
+	return w.failed ? -1 : 0;
 }
 
 static int

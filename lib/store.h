@@ -187,7 +187,8 @@ uint64_t store_len(struct store *s);
 int store_purge(struct store *s);
 
 /* Call fn for each intact dead letter (DEAD held shared); fn returns 0
- * to go on, -1 to stop. Returns 0 or -1. */
+ * to go on, -1 to stop. Returns 0, or -1 when fn stopped it or the lock
+ * wait was interrupted (EINTR). */
 int store_dead_walk(struct store *s,
     int (*fn)(void *arg, const char *data, size_t len), void *arg);
 /* Move every dead letter back to the queue (attempt 1). 0 or -1. */
