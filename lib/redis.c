@@ -298,6 +298,21 @@ redis_connect(struct redis *r)
 	return 0;
 }
 
+/* Spread the reconnects of many clients (xorshift seeded from the pid and
+ * the clock, leaving random()'s state to the program). */
+static uint64_t
+jitter(void)
+{
+	static uint64_t x;
+
+	if (x == 0)
+		x = ((uint64_t)getpid() << 32) ^ (uint64_t)clock_mono() ^ 1;
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	return x;
+}
+
 int
 redis_reconnect(struct redis *r, int64_t patience)
 {
@@ -312,8 +327,8 @@ redis_reconnect(struct redis *r, int64_t patience)
 		    r->backoff * 2;
 		if (r->backoff > 5 * NS_PER_SEC)
 			r->backoff = 5 * NS_PER_SEC;
-		pause = r->backoff / 2 + (int64_t)(random() %
-		    (r->backoff / 2 / NS_PER_US + 1)) * NS_PER_US;
+		pause = r->backoff / 2 + (int64_t)(jitter() %
+		    (uint64_t)(r->backoff / 2 / NS_PER_US + 1)) * NS_PER_US;
 		if (patience >= 0 && clock_mono() + pause > end)
 			return -1;
 		if (clock_sleep_until(clock_mono() + pause, 1) < 0) {
