@@ -512,7 +512,7 @@ parse(const char **pp, const char *end, struct redis_reply *rep, int depth)
 	if (p >= end)
 		return 0;
 	if ((e = line_end(p + 1, end)) == NULL)
-		return e - p > 64 * 1024 ? -1 : 0;
+		return end - p > 64 * 1024 ? -1 : 0;	/* no line is that long */
 	switch (*p) {
 	case '+':
 	case '-':

@@ -759,9 +759,11 @@ rstream_run(struct rstream *s, const struct rstream_msg *m,
 			rstream_refresh(s, m);
 			next = clock_mono() + every;
 		}
+		/* A refresh that waited out a reconnect may be late: never
+		 * pass poll a negative (infinite) timeout. */
 		if (p.fd >= 0)
-			poll(&p, 1, (int)((next - clock_mono()) / NS_PER_MS +
-			    1));
+			poll(&p, 1, next > clock_mono() ? (int)((next -
+			    clock_mono()) / NS_PER_MS + 1) : 0);
 		else
 			clock_sleep_until(clock_mono() + 20 * NS_PER_MS, 1);
 	}

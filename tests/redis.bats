@@ -64,6 +64,39 @@ EOF
 	[ "$stderr" = "rsdrv: redis://127.0.0.1:$REDIS_PORT/k: connection refused" ]
 }
 
+# A server that answers the first command with $1 (python escapes).
+fake_server() {
+	python3 - "$1" <<'EOF' &
+import socket, sys, os
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(('127.0.0.1', 0)); s.listen(4)
+open('port.tmp', 'w').write(str(s.getsockname()[1])); os.rename('port.tmp', 'port')
+c, _ = s.accept()
+c.recv(65536)
+c.sendall(sys.argv[1].encode().decode('unicode_escape').encode('latin-1'))
+c.recv(65536)
+EOF
+	PKIT_PIDS+=("$!")
+	wait_for 10 test -s port
+}
+
+@test "redis: a malformed reply is a protocol error, one line" {
+	command -v python3 >/dev/null || skip "python3 missing"
+	fake_server '?what\r\n'
+	run --separate-stderr rsdrv "redis://127.0.0.1:$(cat port)/k" raw PING
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "rsdrv: redis://127.0.0.1:$(cat port)/k: protocol error" ]
+}
+
+@test "redis: a reply line that never ends is a protocol error, not a hang" {
+	command -v python3 >/dev/null || skip "python3 missing"
+	fake_server "+$(head -c 70000 /dev/zero | tr '\0' x)"
+	run --separate-stderr timeout 20 rsdrv "redis://127.0.0.1:$(cat port)/k" raw PING
+	[ "$status" -eq 1 ]
+	[[ $stderr == *": protocol error" ]]
+}
+
 @test "redis: connect gives up after the timeout" {
 	command -v python3 >/dev/null || skip "python3 missing"
 	hold_syn port
