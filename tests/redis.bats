@@ -157,6 +157,7 @@ EOF
 }
 
 @test "rstream: 10000 records push then pop byte-exact, binary with -0" {
+	command -v python3 >/dev/null || skip "python3 missing"
 	redis_start
 	python3 -c '
 import sys, random
@@ -332,6 +333,7 @@ EOF
 # ---- pqueue on redis:// (issue 15's list) ----
 
 @test "pqueue redis: 10000 records push then pop byte-exact, lines and -0" {
+	command -v python3 >/dev/null || skip "python3 missing"
 	redis_start
 	python3 -c '
 import sys, random
