@@ -459,3 +459,15 @@ EOF2
 	[ "$status" -eq 2 ]
 	[ "$stderr" = "pqueue: peek: not available for Redis queues" ]
 }
+
+@test "pqueue redis: --group, --consumer and PQUEUE_REDIS_GROUP name the group and consumer" {
+	redis_start
+	pqueue push "$REDIS_URL/q" m1 m2
+	pqueue run -c 1 --group audit --consumer a1 "$REDIS_URL/q" -- sh -c 'cat >> audit.out'
+	[ "$(cat audit.out)" = m1 ]
+	[ "$(redis-cli -p "$REDIS_PORT" XINFO CONSUMERS q audit | sed -n '/^name$/{n;p}')" = a1 ]
+	PQUEUE_REDIS_GROUP=work PQUEUE_REDIS_CONSUMER=w1 run pqueue pop -c 1 "$REDIS_URL/q"
+	[ "$output" = m2 ]
+	[ "$(redis-cli -p "$REDIS_PORT" XINFO CONSUMERS q work | sed -n '/^name$/{n;p}')" = w1 ]
+	[ "$(pqueue len "$REDIS_URL/q")" = 0 ]
+}
