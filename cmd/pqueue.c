@@ -31,6 +31,7 @@
 #include "msg.h"
 #include "msgout.h"
 #include "parse.h"
+#include "rstream.h"
 #include "spawn.h"
 #include "store.h"
 #include "sysvq.h"
@@ -57,6 +58,8 @@ struct opts {
 	long long max_attempts;
 	uint64_t max;		/* --max-size */
 	int requeue;
+	int64_t lease;		/* redis: --lease, -1 default */
+	const char *group, *consumer;	/* redis: NULL default */
 };
 
 static const int stop_sigs[] = { SIGTERM, SIGINT, SIGHUP };
@@ -569,6 +572,130 @@ cmd_small(struct pq *p, const char *cmd, struct store *s, const char *spec,
 	return store_dead_walk(s, print_dead, p) < 0;
 }
 
+/* ---- Redis streams (lib/rstream) ---- */
+
+static void
+redis_note(void *arg, const char *line)
+{
+	(void)arg;
+	notice("%s", line);
+}
+
+static int
+redis_dead_print(void *arg, const char *data, size_t len,
+    const char *attempts, const char *reason)
+{
+	struct pq *p = arg;
+
+	(void)attempts;
+	(void)reason;
+	return p == NULL ? 0 : out_message(p, data, len);
+}
+
+static void
+redis_stat_line(struct rstream *s)
+{
+	struct rstream_stat st;
+
+	if (rstream_stat(s, &st) < 0)
+		die(1, "%s: %s", s->r.addr.text, s->r.err);
+	printf("name length bytes oldest-age inflight dead\n%s %lld %lld ",
+	    s->r.addr.text, st.length, st.bytes);
+	if (st.oldest_ms < 0)
+		printf("- ");
+	else
+		printf("%lld ", st.oldest_ms / 1000);
+	printf("%lld %lld\n", st.inflight, st.dead);
+}
+
+/* push, pop, run, len, stat, purge, dead on redis://...; a bad address
+ * is a usage error; a server that cannot be reached at start is one line
+ * and status 1 (125 for run, which reserves 1 for COMMAND). */
+static int
+redis_cmd(struct pq *p, const char *cmd, const char *spec, int argc,
+    char **argv, const struct opts *o)
+{
+	int fail = strcmp(cmd, "run") == 0 ? 125 : 1, st;
+	long long n, toolong, done;
+	struct rstream_stat sst;
+	struct redis_addr a;
+	struct rstream s;
+	const char *why;
+	size_t *lens;
+	int i;
+
+	if (redis_addr_parse(spec, &a, &why) < 0)
+		die(2, "%s: %s", spec, why);
+	if (strcmp(cmd, "peek") == 0 || strcmp(cmd, "fsck") == 0)
+		die(2, "%s: not available for Redis queues", cmd);
+	if (strcmp(cmd, "run") == 0) {
+		if (optind < argc && strcmp(argv[optind], "--") == 0)
+			optind++;
+		if (optind >= argc)
+			die(2, "run: COMMAND missing");
+	}
+	rstream_init(&s, &a, o->group, o->consumer);
+	if (o->lease > 0)
+		s.lease = o->lease;
+	if (o->forever)
+		s.patience = -1;	/* a pool rides out broker restarts */
+	if (rstream_connect(&s) < 0)
+		die(fail, "%s: %s", a.text, s.r.err);
+	st = 0;
+	if (strcmp(cmd, "push") == 0 && optind < argc) {
+		if ((lens = calloc((size_t)(argc - optind), sizeof(*lens))) ==
+		    NULL)
+			die(1, "calloc:");
+		for (i = optind; i < argc; i++)
+			if ((lens[i - optind] = strlen(argv[i])) > o->max)
+				die(1, "message of %zu bytes is over the limit "
+				    "of %llu", lens[i - optind],
+				    (unsigned long long)o->max);
+		if (rstream_push(&s, (size_t)(argc - optind), argv + optind,
+		    lens, NULL) < 0)
+			die(1, "%s: %s", a.text, s.r.err);
+		free(lens);
+	} else if (strcmp(cmd, "push") == 0) {
+		if (rstream_push_fd(&s, STDIN_FILENO, p->delim, o->max,
+		    &toolong, &done) < 0)
+			die(1, "%s: %s (%lld pushed)", a.text, s.r.err, done);
+		if (toolong > 0)
+			warn("%lld messages over the limit of %llu bytes not "
+			    "pushed", toolong, (unsigned long long)o->max);
+		st = toolong > 0;
+	} else if (strcmp(cmd, "pop") == 0) {
+		signal(SIGPIPE, SIG_IGN);
+		n = rstream_pop_fd(&s, STDOUT_FILENO, p->delim, o->count,
+		    o->nowait ? 0 : o->timeout);
+		if (n < 0 && errno != EPIPE)
+			die(1, "%s: %s", a.text, s.r.err);
+		st = n == 0;
+	} else if (strcmp(cmd, "run") == 0) {
+		st = rstream_run_loop(&s, argv + optind, p->delim, o->count,
+		    o->max_attempts, redis_note, NULL);
+		if (st < 0)
+			die(125, "%s: %s", a.text, s.r.err);
+		if (o->count != 1)
+			st = 0;
+	} else if (strcmp(cmd, "stat") == 0) {
+		redis_stat_line(&s);
+	} else if (strcmp(cmd, "len") == 0) {
+		if (rstream_stat(&s, &sst) < 0)
+			die(1, "%s: %s", a.text, s.r.err);
+		printf("%lld\n", sst.length);
+	} else if (strcmp(cmd, "purge") == 0) {
+		if (rstream_purge(&s) < 0)
+			die(1, "%s: %s", a.text, s.r.err);
+	} else {
+		out_setup(p);
+		if (rstream_dead(&s, o->requeue, redis_dead_print,
+		    o->requeue ? NULL : p) < 0 && errno != EPIPE)
+			die(1, "%s: %s", a.text, s.r.err);
+	}
+	rstream_close(&s);
+	return st;
+}
+
 /* ---- command line ---- */
 
 static const char usage_text[] =
@@ -580,11 +707,16 @@ static const char usage_text[] =
 "  dead [-0] [--requeue] QUEUE\n"
 "  fsck QUEUE\n"
 "QUEUE: NAME (under DIR), /PATH or ./PATH, or sysv:KEY[:TYPE]\n"
-"(KEY decimal but not 0, 0xHEX or PATH@PROJ) for push, pop, len and stat.\n"
+"(KEY decimal but not 0, 0xHEX or PATH@PROJ) for push, pop, len and stat,\n"
+"or redis://[USER:PASS@]HOST[:PORT][/DB]/KEY (a Redis stream) for push, pop,\n"
+"run, len, stat, purge and dead.\n"
 "Long options:\n"
 "  --sync              push: sync to disk before exiting 0\n"
 "  --max-size SIZE     push: longest message accepted (default 1M)\n"
 "  --max-attempts N    run: attempts before a message is dead (default 5)\n"
+"  --lease D           run, redis: claim messages idle this long (default 60s)\n"
+"  --group NAME        run, redis: consumer group (default pqueue)\n"
+"  --consumer NAME     run, redis: consumer name (default HOST:PID)\n"
 "  --requeue           dead: move the dead letters back to the queue\n"
 "  --help              this text\n"
 "  --version           name and version\n"
@@ -627,6 +759,9 @@ parse_sub(struct pq *p, const char *cmd, int argc, char **argv,
 		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
 	}, lo_run[] = {
 		{ "max-attempts", required_argument, NULL, 'a' },
+		{ "lease", required_argument, NULL, 'L' },
+		{ "group", required_argument, NULL, 'G' },
+		{ "consumer", required_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
 	}, lo_small[] = {
 		{ "requeue", no_argument, NULL, 'r' },
@@ -655,6 +790,17 @@ parse_sub(struct pq *p, const char *cmd, int argc, char **argv,
 		switch (c) {
 		case '0':
 			p->delim = '\0';
+			break;
+		case 'C':
+			o->consumer = optarg;
+			break;
+		case 'G':
+			o->group = optarg;
+			break;
+		case 'L':
+			if (duration_parse(optarg, &o->lease) < 0 ||
+			    o->lease < NS_PER_MS)
+				die(2, "run: bad --lease '%s'", optarg);
 			break;
 		case 'a':
 			if (int_parse(optarg, 1, UINT32_MAX - 1,
@@ -737,6 +883,8 @@ dispatch(struct pq *p, const char *cmd, int argc, char **argv,
 			return sysv_stat(spec, cmd[0] == 'l');
 		die(2, "%s: not available for System V queues", cmd);
 	}
+	if (strncmp(spec, "redis:", 6) == 0)
+		return redis_cmd(p, cmd, spec, argc, argv, o);
 	if (strcmp(cmd, "run") == 0) {
 		if (optind < argc && strcmp(argv[optind], "--") == 0)
 			optind++;
@@ -802,7 +950,7 @@ main(int argc, char **argv)
 	    " push pop run peek len stat ls purge dead fsck ";
 	struct pq p = { .delim = '\n' };
 	struct opts o = { .timeout = -1, .count = 1, .max_attempts = 5,
-	    .max = 1 << 20 };
+	    .max = 1 << 20, .lease = -1 };
 	char word[32];
 	const char *cmd;
 	int c, st;
