@@ -249,52 +249,112 @@ multi(struct rstream *s, int n, const int argc[], const char *const *argv[],
 	}
 }
 
+/* Was batch number seq stored? 1 yes, 0 no, -1 (cannot tell). */
+static int
+receipt(struct rstream *s, unsigned long long seq)
+{
+	struct redis_reply *rep;
+	char want[24];
+	int st;
+
+	for (;;) {
+		if (ready(s) < 0)
+			return -1;
+		if (redis_commandv(&s->r, &rep, "GET", s->mark,
+		    (char *)NULL) == 0)
+			break;
+		if (loading(s) || lost(s, errno))
+			continue;
+		return -1;
+	}
+	snprintf(want, sizeof(want), "%llu", seq);
+	st = rep->type == REDIS_STR && strcmp(rep->str, want) == 0;
+	redis_reply_free(rep);
+	return st;
+}
+
+/* Queue MULTI, the XADDs of recs[ok..end), the receipt and EXEC. */
+static int
+push_batch(struct rstream *s, size_t ok, size_t end, char *const recs[],
+    const size_t lens[], const char *seq)
+{
+	const char *argv[5] = { "XADD", s->key, "*", "d", NULL };
+	size_t alens[5] = { 4, strlen(s->key), 1, 1, 0 }, i;
+
+	if (redis_appendv(&s->r, "MULTI", (char *)NULL) < 0)
+		return -1;
+	for (i = ok; i < end; i++) {
+		argv[4] = recs[i];
+		alens[4] = lens[i];
+		if (redis_append(&s->r, 5, argv, alens) < 0)
+			return -1;
+	}
+	if (redis_appendv(&s->r, "SET", s->mark, seq, "EX", "86400",
+	    (char *)NULL) < 0 || redis_appendv(&s->r, "EXEC", (char *)NULL) < 0)
+		return -1;
+	return 0;
+}
+
 ssize_t
 rstream_push(struct rstream *s, size_t n, char *const recs[],
     const size_t lens[], size_t *done)
 {
-	const char *argv[5] = { "XADD", s->key, "*", "d", NULL };
-	size_t alens[5] = { 4, strlen(s->key), 1, 1, 0 };
 	struct redis_reply *rep;
-	size_t ok = 0, i, end, bytes;
-	int bad;
+	size_t ok = 0, i, end, bytes, replies;
+	const char *e;
+	char seq[24];
+	int st, bad;
 
+	if (s->mark[0] == '\0')
+		snprintf(s->mark, sizeof(s->mark), "%s:push:%s:%lld", s->key,
+		    s->consumer, (long long)clock_wall());
 	while (ok < n) {
 		if (ready(s) < 0)
 			break;
 		for (end = ok, bytes = 0; end < n && end - ok < PUSH_BATCH &&
-		    bytes < PUSH_BYTES; end++) {
-			argv[4] = recs[end];
-			alens[4] = lens[end];
+		    bytes < PUSH_BYTES; end++)
 			bytes += lens[end];
-			if (redis_append(&s->r, 5, argv, alens) < 0) {
-				redis_close(&s->r);
-				errno = ENOMEM;
-				goto out;
-			}
+		snprintf(seq, sizeof(seq), "%llu", s->pushes + 1);
+		if (push_batch(s, ok, end, recs, lens, seq) < 0) {
+			redis_close(&s->r);
+			errno = ENOMEM;
+			goto out;
 		}
-		if (redis_flush(&s->r) < 0)
-			continue;	/* closed: reconnect, send again */
+		/* MULTI's +OK, one +QUEUED each, then EXEC's array. */
+		replies = end - ok + 3;
 		bad = 0;
-		for (i = ok; i < end; i++) {
-			if (redis_read(&s->r, 0, &rep) < 0)
+		e = NULL;
+		st = redis_flush(&s->r);
+		for (i = 0; st == 0 && i < replies; i++) {
+			if ((st = redis_read(&s->r, 0, &rep)) < 0)
 				break;
-			if (rep->type == REDIS_ERR && !bad) {
-				snprintf(s->r.err, sizeof(s->r.err), "%s",
-				    rep->str);
+			if (!bad && (e = reply_error(rep)) != NULL) {
+				snprintf(s->r.err, sizeof(s->r.err), "%s", e);
 				bad = 1;
 			}
 			redis_reply_free(rep);
-			if (!bad)
-				ok++;
+		}
+		if (st < 0) {
+			/* Lost before EXEC's reply: did the batch land? */
+			if (!lost(s, errno))
+				goto out;
+			if ((st = receipt(s, s->pushes + 1)) < 0)
+				goto out;
+			if (st == 0)
+				continue;	/* not stored: send again */
+			bad = 0;
 		}
 		if (bad) {
+			/* EXECABORT, or errors inside EXEC: nothing of the
+			 * batch is counted as stored. */
 			redis_close(&s->r);
 			errno = EIO;
 			if (loading(s))
 				continue;
 			goto out;
 		}
+		s->pushes++;
+		ok = end;
 	}
 out:
 	if (done != NULL)

@@ -37,6 +37,8 @@ struct rstream {
 	int64_t next_claim;	/* monotonic ns of the next XAUTOCLAIM */
 	char cursor[48];	/* XAUTOCLAIM's scan position */
 	int group_ready;
+	char mark[848];		/* KEY:push:CONSUMER:NONCE: push receipts */
+	unsigned long long pushes;	/* batches pushed so far */
 };
 
 struct rstream_msg {
@@ -57,11 +59,13 @@ int rstream_connect(struct rstream *s);
 
 void rstream_close(struct rstream *s);
 
-/* XADD the n records (pipelined, in order). Returns n, or -1: then
- * *done (if not NULL) is the count known to be stored. Records whose
- * reply was lost with the connection are sent again after reconnecting,
- * so a push may store a record twice but never loses one it reported
- * stored. */
+/* XADD the n records (pipelined, in order), a batch at a time, each
+ * batch in one MULTI with a receipt (SET KEY:push:CONSUMER:NONCE to the
+ * batch's number, expiring after a day). Returns n, or -1: then *done
+ * (if not NULL) is the count known to be stored. When the connection is
+ * lost before EXEC's reply, the receipt says after reconnecting whether
+ * the batch was stored: it is sent again only if it was not, so a
+ * record is stored exactly once. */
 ssize_t rstream_push(struct rstream *s, size_t n, char *const recs[],
     const size_t lens[], size_t *done);
 

@@ -309,7 +309,7 @@ EOF
 	[ "$(rsdrv "$REDIS_URL/q" stat | awk '{ print $1, $4, $5 }')" = "1 1 0" ]
 }
 
-@test "rstream: a push survives a server restart mid-stream (AOF), none lost" {
+@test "rstream: a push survives a server restart mid-stream (AOF), none lost, none twice" {
 	redis_start --appendonly yes --appendfsync always
 	( seq 1 20000 | while read -r n; do
 		echo "$n"; [ $(( n % 1000 )) -eq 0 ] && sleep 0.1
@@ -328,6 +328,7 @@ EOF
 	dup=$(( $(wc -l < out) - $(sort -u out | wc -l) ))
 	echo "lost $lost duplicated $dup" >&3
 	[ "$lost" -eq 0 ]
+	[ "$dup" -eq 0 ]
 }
 
 # ---- pqueue on redis:// (issue 15's list) ----
@@ -419,7 +420,7 @@ EOF2
 	[ "$stderr" = "pqueue: $REDIS_URL/q: connection refused" ]
 }
 
-@test "pqueue redis: push rides out a server restart mid-stream, none lost" {
+@test "pqueue redis: push rides out a server restart mid-stream, none lost, none twice" {
 	redis_start --appendonly yes --appendfsync always
 	( seq 1 20000 | while read -r n; do
 		echo "$n"; [ $(( n % 1000 )) -eq 0 ] && sleep 0.1
@@ -438,6 +439,7 @@ EOF2
 	dup=$(( $(wc -l < out) - $(sort -u out | wc -l) ))
 	echo "lost $lost duplicated $dup" >&3
 	[ "$lost" -eq 0 ]
+	[ "$dup" -eq 0 ]
 }
 
 @test "pqueue redis: bad addresses and options are one line, exit 2" {
