@@ -631,7 +631,7 @@ feed_stream(struct dispatch *d)
 {
 	struct dispatch_worker *w;
 	struct buf *src;
-	char *p, *e;
+	char *p, *e, last;
 	size_t avail, lim, room, n, len;
 	int nw;
 
@@ -680,7 +680,8 @@ feed_stream(struct dispatch *d)
 				return;
 			}
 			/* A last record without its delimiter. */
-			add(d, src, &(char){ (char)d->c.delim }, 1);
+			last = (char)d->c.delim;
+			add(d, src, &last, 1);
 			if (d->nomem)
 				return;
 			p = src->p + src->off;

@@ -138,6 +138,9 @@ redis_init(struct redis *r, const struct redis_addr *a)
 	r->io_timeout = 30 * NS_PER_SEC;
 }
 
+static int fail(struct redis *, int, const char *, ...)
+    __attribute__((format(printf, 3, 4)));
+
 static int
 fail(struct redis *r, int e, const char *fmt, ...)
 {

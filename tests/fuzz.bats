@@ -23,4 +23,5 @@ replay() {
 @test "fuzz corpus: user_parse" { replay user; }
 @test "fuzz corpus: the record reader against a plain split" { replay records; }
 @test "fuzz corpus: /proc stat line and cmdline title parsers" { replay stat; }
+@test "fuzz corpus: the RESP2 reply parser round-trips what it parsed" { replay resp; }
 @test "fuzz corpus: msg_escape leaves no control character and unescapes back" { replay escape; }
