@@ -693,7 +693,7 @@ say_sent(int sig, const struct match *m)
 	char name[32], title[256];
 	size_t i;
 
-	for (i = 0; m->title[i] != '\0' && i < sizeof(title) - 1; i++)
+	for (i = 0; i < sizeof(title) - 1 && m->title[i] != '\0'; i++)
 		title[i] = iscntrl((unsigned char)m->title[i]) ? '?' :
 		    m->title[i];
 	title[i] = '\0';
