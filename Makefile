@@ -60,6 +60,13 @@ MANSRC  = $(wildcard man/*.scd)
 MANOUT  = $(patsubst man/%.scd,$(B)/man/%,$(MANSRC))
 HAVE_SCDOC := $(shell command -v $(SCDOC) 2>/dev/null)
 
+# Coverage builds keep the counters of processes that _exit or exec
+# (tests/cov/covwrap.c).
+ifeq ($(COVERAGE),1)
+LIBOBJ += $(B)/lib/covwrap.o
+ALL_LDFLAGS += -Wl,--wrap=_exit -Wl,--wrap=execve
+endif
+
 # Fuzz targets: tests/fuzz/NAME.c defines LLVMFuzzerTestOneInput. make
 # fuzz links each with libFuzzer (clang, into build/libfuzzer); make check
 # links each with tests/fuzz/replay.c using the normal compiler
@@ -98,6 +105,10 @@ $(B)/helpers/%.o: tests/helpers/%.c
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 $(B)/bench/%.o: bench/%.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(B)/lib/covwrap.o: tests/cov/covwrap.c
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
