@@ -62,7 +62,10 @@ local_teardown() {
 	wait_for 10 gone "$master"
 	echo "workers at once: $max, master VmHWM: $hwm kB" >&3
 	[ "$(wc -l < out)" -eq 3000 ]
-	[ "$(awk '{ print $1 }' out | sort -u | wc -l)" -eq 3000 ]
+	# One record a worker: 3000 pids, less the few a busy machine may
+	# hand out twice while the pid counter (pid_max 32768) wraps; a
+	# worker that took two records would halve the count.
+	[ "$(awk '{ print $1 }' out | sort -u | wc -l)" -ge 2970 ]
 	[ "$max" -le 4 ]
 	[ "$hwm" -lt 6144 ]
 }
