@@ -254,6 +254,14 @@ path_abs(const char *p)
 	return r;
 }
 
+/* A repeated option: the last one counts, and the earlier copy is freed. */
+static void
+path_opt(char **dst, const char *p)
+{
+	free(*dst);
+	*dst = path_abs(p);
+}
+
 static int64_t
 duration_opt(const char *s, int c)
 {
@@ -450,10 +458,10 @@ opts_parse(struct opts *o, int argc, char *argv[])
 			o->argv0 = optarg;
 			break;
 		case 'c':
-			o->dir = path_abs(optarg);
+			path_opt(&o->dir, optarg);
 			break;
 		case 'e':
-			o->err = path_abs(optarg);
+			path_opt(&o->err, optarg);
 			break;
 		case 'E':
 			if (optarg[0] == '=' || strchr(optarg, '=') == NULL)
@@ -472,7 +480,7 @@ opts_parse(struct opts *o, int argc, char *argv[])
 			stop_opts = 1;
 			break;
 		case 'l':
-			o->lockfile = path_abs(optarg);
+			path_opt(&o->lockfile, optarg);
 			break;
 		case 'm':
 			o->umask = umask_opt(optarg);
@@ -481,10 +489,10 @@ opts_parse(struct opts *o, int argc, char *argv[])
 			o->notify = 1;
 			break;
 		case 'o':
-			o->out = path_abs(optarg);
+			path_opt(&o->out, optarg);
 			break;
 		case 'p':
-			o->pidfile = path_abs(optarg);
+			path_opt(&o->pidfile, optarg);
 			break;
 		case 'q':
 			msg_level = MSG_QUIET;
