@@ -1508,7 +1508,7 @@ static void
 ready_reap(struct loop *l, int sig, void *arg)
 {
 	struct ready *r = arg;
-	char name[16], when[64], dur[32];
+	char how[64], when[64], dur[32];
 	pid_t p;
 	int st;
 
@@ -1522,16 +1522,8 @@ ready_reap(struct loop *l, int sig, void *arg)
 	while ((p = waitpid(-1, &st, WNOHANG)) > 0) {
 		if (p != r->pid)
 			continue;
-		if (WIFSIGNALED(st))
-			warn("pid %ld was killed by signal %d (%s) %s",
-			    (long)p, WTERMSIG(st), signal_name(WTERMSIG(st),
-			    name, sizeof(name)), when);
-		else
-			warn("pid %ld exited with status %d%s %s", (long)p,
-			    WEXITSTATUS(st), WEXITSTATUS(st) == 127 ?
-			    " (a command was not found)" :
-			    WEXITSTATUS(st) == 126 ?
-			    " (a command could not run)" : "", when);
+		warn("pid %ld %s %s", (long)p,
+		    spawn_status_text(st, how, sizeof(how)), when);
 		if (r->checking)
 			err_tail(r);
 		r->died = 1;
