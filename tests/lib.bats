@@ -269,3 +269,15 @@ one_line_diag() {
 	[[ $output == "killed by signal SEGV"*" same" ]]
 	rm -f core core.*
 }
+
+# Issue 11 item 6: one allocation that dies, with the program's own status
+# (daemonize died with 1, prefork with 125, each with its own copy).
+@test "msg: msg_alloc and msg_realloc die with the caller's status and one line" {
+	# Under ASan, a NULL instead of an abort on an impossible size.
+	export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}allocator_may_return_null=1
+	run -125 --separate-stderr libtest nomem 125 alloc
+	[ "$stderr" = "libtest: out of memory" ]
+	[ -z "$output" ]
+	run -3 --separate-stderr libtest nomem 3 realloc
+	[ "$stderr" = "libtest: out of memory" ]
+}

@@ -21,7 +21,11 @@
  *                                it ended, then " same" if
  *                                spawn_siginfo_status of its waitid
  *                                siginfo gave the waitpid status, else
- *                                " differs". */
+ *                                " differs".
+ *   libtest nomem STATUS alloc|realloc
+ *                                ask msg_alloc/msg_realloc for more than
+ *                                the address space: must die with
+ *                                STATUS. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -223,6 +227,22 @@ cmd_waitstatus(int argc, char **argv)
 	return 0;
 }
 
+static int
+cmd_nomem(int argc, char **argv)
+{
+	int st;
+
+	if (argc != 2)
+		die(2, "usage: libtest nomem STATUS alloc|realloc");
+	st = atoi(argv[0]);
+	if (strcmp(argv[1], "alloc") == 0)
+		msg_alloc(st, SIZE_MAX / 2, 4);
+	else
+		msg_realloc(st, NULL, SIZE_MAX / 2, 4);
+	printf("allocated\n");
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -240,6 +260,8 @@ main(int argc, char **argv)
 		return cmd_signal(argc - 2, argv + 2);
 	if (strcmp(argv[1], "signame") == 0)
 		return cmd_signame(argc - 2, argv + 2);
+	if (strcmp(argv[1], "nomem") == 0)
+		return cmd_nomem(argc - 2, argv + 2);
 	if (strcmp(argv[1], "waitstatus") == 0)
 		return cmd_waitstatus(argc - 2, argv + 2);
 	if (strcmp(argv[1], "title") != 0)
