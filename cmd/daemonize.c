@@ -210,21 +210,6 @@ help(void)
 	    "See daemonize(1).\n");
 }
 
-static void
-usage_die(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
-
-static void
-usage_die(const char *fmt, ...)
-{
-	char buf[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	die(2, "%s", buf);
-}
-
 /* Relative paths are the caller's, even though the daemon changes
  * directory. */
 static char *
@@ -234,11 +219,9 @@ path_abs(const char *p)
 	size_t n;
 
 	if (*p == '\0')
-		usage_die("empty path");
+		die(2, "empty path");
 	if (*p == '/') {
-		if ((r = strdup(p)) == NULL)
-			die(1, "out of memory");
-		return r;
+		return msg_strdup(1, p);
 	}
 	while (p[0] == '.' && p[1] == '/')
 		for (p += 2; *p == '/'; p++)
@@ -248,10 +231,17 @@ path_abs(const char *p)
 	if (getcwd(cwd, sizeof(cwd)) == NULL)
 		die(1, "getcwd:");
 	n = strlen(cwd) + strlen(p) + 2;
-	if ((r = malloc(n)) == NULL)
-		die(1, "out of memory");
+	r = msg_alloc(1, n, 1);
 	snprintf(r, n, "%s/%s", strcmp(cwd, "/") == 0 ? "" : cwd, p);
 	return r;
+}
+
+/* A repeated option: the last one counts, and the earlier copy is freed. */
+static void
+path_opt(char **dst, const char *p)
+{
+	free(*dst);
+	*dst = path_abs(p);
 }
 
 static int64_t
@@ -260,7 +250,7 @@ duration_opt(const char *s, int c)
 	int64_t ns;
 
 	if (duration_parse(s, &ns) < 0)
-		usage_die("-%c: bad duration '%s'", c, s);
+		die(2, "-%c: bad duration '%s'", c, s);
 	return ns;
 }
 
@@ -270,7 +260,7 @@ signal_opt(const char *s, const char *opt)
 	int sig;
 
 	if (signal_parse(s, &sig) < 0)
-		usage_die("%s: bad signal '%s'", opt, s);
+		die(2, "%s: bad signal '%s'", opt, s);
 	return sig;
 }
 
@@ -281,14 +271,14 @@ umask_opt(const char *s)
 	unsigned long v = 0;
 
 	if (*s == '\0' || strlen(s) > 4)
-		usage_die("-m: bad umask '%s'", s);
+		die(2, "-m: bad umask '%s'", s);
 	for (p = s; *p != '\0'; p++) {
 		if (*p < '0' || *p > '7')
-			usage_die("-m: bad umask '%s'", s);
+			die(2, "-m: bad umask '%s'", s);
 		v = v * 8 + (unsigned long)(*p - '0');
 	}
 	if (v > 0777)
-		usage_die("-m: bad umask '%s'", s);
+		die(2, "-m: bad umask '%s'", s);
 	return (mode_t)v;
 }
 
@@ -320,31 +310,31 @@ opts_check(struct opts *o, int stop_opts)
 {
 	if (o->mode != MODE_START) {
 		if (o->pidfile == NULL)
-			usage_die("--status, --stop and --signal need -p PIDFILE");
+			die(2, "--status, --stop and --signal need -p PIDFILE");
 		if (o->cmd[0] != NULL)
-			usage_die("no COMMAND with --status, --stop or --signal");
+			die(2, "no COMMAND with --status, --stop or --signal");
 		if (stop_opts && o->mode != MODE_STOP)
-			usage_die("-s, -t, -K and --retry go with --stop");
+			die(2, "-s, -t, -K and --retry go with --stop");
 		return;
 	}
 	if (stop_opts)
-		usage_die("-s, -t, -K and --retry go with --stop");
+		die(2, "-s, -t, -K and --retry go with --stop");
 	if (o->cmd[0] == NULL)
-		usage_die("missing COMMAND");
+		die(2, "missing COMMAND");
 	if (o->notify && o->ready_fd >= 0)
-		usage_die("-N and --ready-fd exclude each other");
+		die(2, "-N and --ready-fd exclude each other");
 	if (o->foreground && (o->notify || o->ready_fd >= 0))
-		usage_die("-f runs COMMAND in place: nobody waits for readiness");
+		die(2, "-f runs COMMAND in place: nobody waits for readiness");
 	if (o->syslog_tag != NULL && o->foreground)
-		usage_die("--syslog does not go with -f: its output is the "
+		die(2, "--syslog does not go with -f: its output is the "
 		    "supervisor's");
 	if (o->syslog_tag != NULL && o->out != NULL && o->err != NULL)
-		usage_die("--syslog with both -o and -e would send nothing");
+		die(2, "--syslog with both -o and -e would send nothing");
 	if (o->has_user && geteuid() != 0)
 		die(1, "-u: must be run as root to change user");
 	listen_inherit(o);
 	if (o->ready_fd >= 0 && o->ready_fd < 3 + o->listen_n)
-		usage_die("--ready-fd %d is one of the %d inherited LISTEN_FDS",
+		die(2, "--ready-fd %d is one of the %d inherited LISTEN_FDS",
 		    o->ready_fd, o->listen_n);
 }
 
@@ -359,7 +349,7 @@ retry_parse(struct opts *o, const char *arg)
 	int n = 0, sig;
 
 	if (strlen(arg) >= sizeof(buf))
-		usage_die("--retry: schedule too long");
+		die(2, "--retry: schedule too long");
 	if (duration_parse(arg, &ns) == 0) {
 		o->sched[0].sig = SIGTERM;
 		o->sched[1].sig = SIGKILL;
@@ -371,21 +361,21 @@ retry_parse(struct opts *o, const char *arg)
 	for (tok = strtok_r(buf, "/", &save); tok != NULL;
 	    tok = strtok_r(NULL, "/", &save), n++) {
 		if (n / 2 >= SCHED_MAX)
-			usage_die("--retry: more than %d steps in '%s'",
+			die(2, "--retry: more than %d steps in '%s'",
 			    SCHED_MAX, arg);
 		if (n % 2 == 0) {
 			if (signal_parse(tok, &sig) < 0)
-				usage_die("--retry: bad signal '%s' in '%s' "
+				die(2, "--retry: bad signal '%s' in '%s' "
 				    "(expected SIG/TIMEOUT/...)", tok, arg);
 			o->sched[n / 2].sig = sig;
 		} else if (duration_parse(tok, &o->sched[n / 2].wait) < 0) {
-			usage_die("--retry: bad timeout '%s' in '%s' "
+			die(2, "--retry: bad timeout '%s' in '%s' "
 			    "(expected SIG/TIMEOUT/...)", tok, arg);
 		}
 	}
 	if (n == 0 || n % 2 != 0 || arg[strlen(arg) - 1] == '/' ||
 	    strstr(arg, "//") != NULL || arg[0] == '/')
-		usage_die("--retry: bad schedule '%s' (expected SIG/TIMEOUT/...)",
+		die(2, "--retry: bad schedule '%s' (expected SIG/TIMEOUT/...)",
 		    arg);
 	o->nsched = n / 2;
 }
@@ -435,8 +425,7 @@ opts_parse(struct opts *o, int argc, char *argv[])
 	o->stop_timeout = STOP_WAIT;
 	o->check = CHECK_WAIT;
 	o->stop_sig = SIGTERM;
-	if ((o->env = calloc((size_t)argc + 1, sizeof(*o->env))) == NULL)
-		die(1, "out of memory");
+	o->env = msg_alloc(1, (size_t)argc + 1, sizeof(*o->env));
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "+:aA:c:e:E:fhKl:m:No:p:qs:t:u:vVw:",
 	    longs, NULL)) != -1) {
@@ -446,18 +435,18 @@ opts_parse(struct opts *o, int argc, char *argv[])
 			break;
 		case 'A':
 			if (*optarg == '\0')
-				usage_die("-A: empty ARGV0");
+				die(2, "-A: empty ARGV0");
 			o->argv0 = optarg;
 			break;
 		case 'c':
-			o->dir = path_abs(optarg);
+			path_opt(&o->dir, optarg);
 			break;
 		case 'e':
-			o->err = path_abs(optarg);
+			path_opt(&o->err, optarg);
 			break;
 		case 'E':
 			if (optarg[0] == '=' || strchr(optarg, '=') == NULL)
-				usage_die("-E: expected NAME=VALUE, got '%s'",
+				die(2, "-E: expected NAME=VALUE, got '%s'",
 				    optarg);
 			o->env[o->nenv++] = optarg;
 			break;
@@ -472,7 +461,7 @@ opts_parse(struct opts *o, int argc, char *argv[])
 			stop_opts = 1;
 			break;
 		case 'l':
-			o->lockfile = path_abs(optarg);
+			path_opt(&o->lockfile, optarg);
 			break;
 		case 'm':
 			o->umask = umask_opt(optarg);
@@ -481,10 +470,10 @@ opts_parse(struct opts *o, int argc, char *argv[])
 			o->notify = 1;
 			break;
 		case 'o':
-			o->out = path_abs(optarg);
+			path_opt(&o->out, optarg);
 			break;
 		case 'p':
-			o->pidfile = path_abs(optarg);
+			path_opt(&o->pidfile, optarg);
 			break;
 		case 'q':
 			msg_level = MSG_QUIET;
@@ -499,7 +488,7 @@ opts_parse(struct opts *o, int argc, char *argv[])
 			break;
 		case 'u':
 			if (user_parse(optarg, &o->user) < 0)
-				usage_die("-u: unknown or bad user '%s'", optarg);
+				die(2, "-u: unknown or bad user '%s'", optarg);
 			o->has_user = 1;
 			break;
 		case 'v':
@@ -512,7 +501,7 @@ opts_parse(struct opts *o, int argc, char *argv[])
 			break;
 		case OPT_READY_FD:
 			if (int_parse(optarg, 3, READY_FD_MAX, &n) < 0)
-				usage_die("--ready-fd: expected a number from 3 "
+				die(2, "--ready-fd: expected a number from 3 "
 				    "to %d, got '%s'", READY_FD_MAX, optarg);
 			o->ready_fd = (int)n;
 			break;
@@ -523,7 +512,7 @@ opts_parse(struct opts *o, int argc, char *argv[])
 		case OPT_SYSLOG:
 			if (*optarg == '\0' || strlen(optarg) > 64 ||
 			    strpbrk(optarg, " :[]\n\t") != NULL)
-				usage_die("--syslog: expected a tag of up to 64 "
+				die(2, "--syslog: expected a tag of up to 64 "
 				    "characters without blanks, ':' or brackets");
 			o->syslog_tag = optarg;
 			break;
@@ -538,13 +527,13 @@ opts_parse(struct opts *o, int argc, char *argv[])
 			else if (strcmp(optarg, "pid") == 0)
 				o->scope = SCOPE_PID;
 			else
-				usage_die("--scope: expected session, group or "
+				die(2, "--scope: expected session, group or "
 				    "pid, got '%s'", optarg);
 			o->has_scope = 1;
 			break;
 		case OPT_CHECK:
 			if (duration_parse(optarg, &o->check) < 0)
-				usage_die("--check: bad duration '%s'", optarg);
+				die(2, "--check: bad duration '%s'", optarg);
 			break;
 		case OPT_STATUS:
 			o->mode = MODE_STATUS;
@@ -564,13 +553,13 @@ opts_parse(struct opts *o, int argc, char *argv[])
 		}
 	}
 	if (modes > 1)
-		usage_die("--status, --stop and --signal exclude each other");
+		die(2, "--status, --stop and --signal exclude each other");
 	if (retry && stop_opts)
-		usage_die("--retry excludes -s, -t and -K");
+		die(2, "--retry excludes -s, -t and -K");
 	if (o->has_scope && o->mode != MODE_STOP)
-		usage_die("--scope goes with --stop");
+		die(2, "--scope goes with --stop");
 	if (o->json && o->mode != MODE_STATUS)
-		usage_die("--json goes with --status");
+		die(2, "--json goes with --status");
 	if (!retry) {
 		o->sched[0].sig = o->stop_sig;
 		o->sched[0].wait = o->stop_timeout;
@@ -587,9 +576,8 @@ opts_parse(struct opts *o, int argc, char *argv[])
 		 * argv[0] stays as typed unless -A says otherwise. */
 		if (o->exec_argv0 == NULL)
 			o->exec_argv0 = o->cmd[0];
-		if ((o->exec = calloc((size_t)(argc - optind) + 1,
-		    sizeof(*o->exec))) == NULL)
-			die(1, "out of memory");
+		o->exec = msg_alloc(1, (size_t)(argc - optind) + 1,
+		    sizeof(*o->exec));
 		memcpy(o->exec, o->cmd, (size_t)(argc - optind) *
 		    sizeof(*o->exec));
 		o->exec[0] = path_abs(o->cmd[0]);
@@ -829,9 +817,8 @@ reach_visit(const struct proc_info *p, void *arg)
 	}
 	if (r->n == r->cap) {
 		r->cap = r->cap ? 2 * r->cap : 16;
-		if ((r->fd = realloc(r->fd, r->cap * sizeof(*r->fd))) == NULL ||
-		    (r->pid = realloc(r->pid, r->cap * sizeof(*r->pid))) == NULL)
-			die(1, "out of memory");
+		r->fd = msg_realloc(1, r->fd, r->cap, sizeof(*r->fd));
+		r->pid = msg_realloc(1, r->pid, r->cap, sizeof(*r->pid));
 	}
 	r->fd[r->n] = fd;
 	r->pid[r->n++] = p->pid;
@@ -882,9 +869,8 @@ ctl_stop(const struct opts *o)
 	if (st == PIDFILE_RUNNING)
 		fd = stop_pin(o, pid, start);
 	pinned = fd >= 0;
-	if ((r.fd = malloc(16 * sizeof(*r.fd))) == NULL ||
-	    (r.pid = malloc(16 * sizeof(*r.pid))) == NULL)
-		die(1, "out of memory");
+	r.fd = msg_alloc(1, 16, sizeof(*r.fd));
+	r.pid = msg_alloc(1, 16, sizeof(*r.pid));
 	r.cap = 16;
 	if (fd == -2) {
 		/* The daemon is gone, maybe not what is left of the session
@@ -1389,8 +1375,8 @@ ready_open_notify(const struct opts *o, struct ready *r)
 	if (tmp == NULL || *tmp != '/' || strlen(tmp) > 64)
 		tmp = "/tmp";
 	n = strlen(tmp) + sizeof("/daemonize.XXXXXX/notify");
-	if ((r->dir = malloc(n)) == NULL || (r->path = malloc(n)) == NULL)
-		die(1, "out of memory");
+	r->dir = msg_alloc(1, n, 1);
+	r->path = msg_alloc(1, n, 1);
 	snprintf(r->dir, n, "%s/daemonize.XXXXXX", tmp);
 	if (mkdtemp(r->dir) == NULL)
 		die(1, "mkdtemp %s:", r->dir);
@@ -1500,7 +1486,7 @@ static void
 ready_reap(struct loop *l, int sig, void *arg)
 {
 	struct ready *r = arg;
-	char name[16], when[64], dur[32];
+	char how[64], when[64], dur[32];
 	pid_t p;
 	int st;
 
@@ -1514,16 +1500,8 @@ ready_reap(struct loop *l, int sig, void *arg)
 	while ((p = waitpid(-1, &st, WNOHANG)) > 0) {
 		if (p != r->pid)
 			continue;
-		if (WIFSIGNALED(st))
-			warn("pid %ld was killed by signal %d (%s) %s",
-			    (long)p, WTERMSIG(st), signal_name(WTERMSIG(st),
-			    name, sizeof(name)), when);
-		else
-			warn("pid %ld exited with status %d%s %s", (long)p,
-			    WEXITSTATUS(st), WEXITSTATUS(st) == 127 ?
-			    " (a command was not found)" :
-			    WEXITSTATUS(st) == 126 ?
-			    " (a command could not run)" : "", when);
+		warn("pid %ld %s %s", (long)p,
+		    spawn_status_text(st, how, sizeof(how)), when);
 		if (r->checking)
 			err_tail(r);
 		r->died = 1;

@@ -75,6 +75,8 @@ struct palarm {
 	int pidfd;
 	pid_t child;		/* running COMMAND, 0: none */
 	long long skipped;	/* run mode: ticks skipped, overlap */
+	long long skip_unsaid;	/* skipped since the last notice */
+	int64_t skip_said;	/* monotonic time of that notice; 0: none */
 	int failed;		/* run mode: some run failed */
 	int fired;		/* -d, -W: the alarm went off */
 	int killed;		/* -d -k: KILL was sent */
@@ -240,6 +242,28 @@ put_dec(char *buf, unsigned long long v, int width)
 	return n;
 }
 
+/* Run mode: tick n found the previous run still going. The notice is
+ * rate-limited to one a second, so a tiny interval cannot flood stderr:
+ * the first skip is told at once, later ones at most a second apart,
+ * with the count of those skipped in between. */
+static void
+skip_notice(struct palarm *p, long long n)
+{
+	int64_t now = clock_mono();
+
+	p->skipped++;
+	p->skip_unsaid++;
+	if (p->skip_said != 0 && now - p->skip_said < NS_PER_SEC)
+		return;
+	if (p->skip_unsaid == 1)
+		notice("tick %lld skipped: previous run still going", n);
+	else
+		notice("%lld ticks skipped up to tick %lld: previous run "
+		    "still going", p->skip_unsaid, n);
+	p->skip_unsaid = 0;
+	p->skip_said = now;
+}
+
 /* One tick, numbered n, in ticks, run or signal mode. */
 static void
 do_tick(struct palarm *p, long long n)
@@ -265,9 +289,7 @@ do_tick(struct palarm *p, long long n)
 		break;
 	case RUN:
 		if (p->child > 0) {
-			p->skipped++;
-			notice("tick %lld skipped: previous run still going",
-			    n);
+			skip_notice(p, n);
 			break;
 		}
 		buf[put_dec(buf, (unsigned long long)n, 1)] = '\0';
@@ -290,6 +312,8 @@ on_tick(struct loop *l, void *arg)
 
 	(void)l;
 	p->timer = 0;
+	if (p->term_sig)
+		return;		/* stopping: no new run */
 	now = clock_mono() - p->jit;
 	/* The latest tick already due; the ones before it were missed. */
 	due = (now - p->base) / p->interval;
@@ -470,6 +494,8 @@ on_silence(struct loop *l, void *arg)
 
 	(void)l;
 	p->timer = 0;
+	if (p->term_sig)
+		return;		/* stopping: no new run */
 	p->fired = 1;
 	verbose("no line for %lld ms", (long long)(p->interval / NS_PER_MS));
 	if (p->sig > 0) {
@@ -576,12 +602,20 @@ on_signal(struct loop *l, int sig, void *arg)
 		if (p->mode == DEADLINE && (p->child > 0 ||
 		    (p->use_cg && !p->cg_empty))) {
 			(void)group_signal(p, sig);
-		} else if (p->child > 0) {
-			kill(p->child, sig);
-			p->term_sig = sig;
-		} else {
-			finish(p, 128 + sig);
+			return;
 		}
+		/* No tick or -W alarm may start a COMMAND from here on, not
+		 * even one due in this same round of the loop: it would
+		 * outlive us. */
+		p->term_sig = sig;
+		if (p->timer > 0) {
+			loop_timer_cancel(l, p->timer);
+			p->timer = 0;
+		}
+		if (p->child > 0)
+			kill(p->child, sig);
+		else
+			finish(p, 128 + sig);
 		return;
 	}
 	while ((pid = waitpid(-1, &st, WNOHANG)) > 0)

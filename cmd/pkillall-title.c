@@ -348,8 +348,7 @@ compile_patterns(struct opts *o)
 
 	if (o->mode != MATCH_REGEX)
 		return;
-	if ((o->res = calloc((size_t)o->npats, sizeof(*o->res))) == NULL)
-		die(EXIT_FAIL, "calloc:");
+	o->res = msg_alloc(EXIT_FAIL, (size_t)o->npats, sizeof(*o->res));
 	for (i = 0; i < o->npats; i++) {
 		rc = regcomp(&o->res[i], o->pats[i], REG_EXTENDED | REG_NOSUB);
 		if (rc != 0) {
@@ -385,8 +384,8 @@ find_ancestors(struct scan *s)
 	while (pid > 0 && s->nanc < 4096) {
 		if (s->nanc == cap) {
 			cap = cap ? cap * 2 : 16;
-			if ((nanc = realloc(s->anc, cap * sizeof(*nanc))) == NULL)
-				die(EXIT_FAIL, "realloc:");
+			nanc = msg_realloc(EXIT_FAIL, s->anc, cap,
+			    sizeof(*nanc));
 			s->anc = nanc;
 		}
 		s->anc[s->nanc++] = pid;
@@ -471,8 +470,7 @@ keep(struct scan *s, const struct proc_info *p, uint64_t start)
 	}
 	if (s->n == s->cap) {
 		s->cap = s->cap ? s->cap * 2 : 16;
-		if ((nm = realloc(s->m, s->cap * sizeof(*nm))) == NULL)
-			die(EXIT_FAIL, "realloc:");
+		nm = msg_realloc(EXIT_FAIL, s->m, s->cap, sizeof(*nm));
 		s->m = nm;
 	}
 	m = &s->m[s->n];
@@ -480,8 +478,7 @@ keep(struct scan *s, const struct proc_info *p, uint64_t start)
 	m->start = start;
 	m->pidfd = -1;
 	m->waitable = 0;
-	if ((m->title = strdup(p->title)) == NULL)
-		die(EXIT_FAIL, "strdup:");
+	m->title = msg_strdup(EXIT_FAIL, p->title);
 	s->n++;
 }
 
@@ -814,10 +811,8 @@ wait_gone(struct scan *s)
 	size_t i, n = 0;
 	int left;
 
-	fds = calloc(s->n ? s->n : 1, sizeof(*fds));
-	pids = calloc(s->n ? s->n : 1, sizeof(*pids));
-	if (fds == NULL || pids == NULL)
-		die(EXIT_FAIL, "calloc:");
+	fds = msg_alloc(EXIT_FAIL, s->n, sizeof(*fds));
+	pids = msg_alloc(EXIT_FAIL, s->n, sizeof(*pids));
 	for (i = 0; i < s->n; i++) {
 		if (!s->m[i].waitable)
 			continue;

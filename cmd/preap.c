@@ -100,7 +100,7 @@ forwardable(int sig)
 static void
 log_reap(struct preap *p, pid_t pid, const siginfo_t *si, const char *name)
 {
-	char line[128];
+	char line[128], how[64];
 	int code = 0, sig = 0, n;
 
 	if (si->si_code == CLD_EXITED)
@@ -121,11 +121,10 @@ log_reap(struct preap *p, pid_t pid, const siginfo_t *si, const char *name)
 			}
 		}
 	}
-	if (sig)
-		verbose("reaped %ld (%s): killed by signal %d", (long)pid,
-		    name, sig);
-	else
-		verbose("reaped %ld (%s): exit %d", (long)pid, name, code);
+	if (msg_level >= MSG_VERBOSE)
+		verbose("reaped %ld (%s): %s", (long)pid, name,
+		    spawn_status_text(spawn_siginfo_status(si), how,
+		    sizeof(how)));
 }
 
 /* Read a zombie's comm; "?" if it cannot be read. */

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -181,4 +182,38 @@ msg_version(void)
 {
 	printf("%s (pkit) %s\n", prog, PKIT_VERSION);
 	exit(fflush(stdout) == 0 ? 0 : 1);
+}
+
+void *
+msg_alloc(int status, size_t n, size_t size)
+{
+	void *p = calloc(n ? n : 1, size ? size : 1);
+
+	if (p == NULL)
+		die(status, "out of memory");
+	return p;
+}
+
+void *
+msg_realloc(int status, void *p, size_t n, size_t size)
+{
+	size_t total;
+	void *q;
+
+	if (size != 0 && n > SIZE_MAX / size)
+		die(status, "out of memory");
+	total = n * size;
+	if ((q = realloc(p, total > 0 ? total : 1)) == NULL)
+		die(status, "out of memory");
+	return q;
+}
+
+char *
+msg_strdup(int status, const char *s)
+{
+	char *d = strdup(s);
+
+	if (d == NULL)
+		die(status, "out of memory");
+	return d;
 }

@@ -2,6 +2,8 @@
 #ifndef PKIT_MSG_H
 #define PKIT_MSG_H
 
+#include <stddef.h>
+
 /* Verbosity: MSG_QUIET (-q) silences notice(); MSG_VERBOSE (-v) enables
  * verbose(). warn() and die() always print. */
 enum { MSG_QUIET = 0, MSG_NORMAL = 1, MSG_VERBOSE = 2 };
@@ -29,6 +31,16 @@ void die(int status, const char *fmt, ...)
 void warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void notice(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void verbose(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Allocation for programs, which cannot go on without the memory: like
+ * calloc (n elements of size bytes, zeroed, the product checked),
+ * reallocarray and strdup, but on failure they print "out of memory" and
+ * exit with status, the program's own failure status (1 for daemonize,
+ * 3 for pkillall-title, 125 where the exit status is COMMAND's). They
+ * never return NULL. Like die(), for cmd/ only: lib/ returns ENOMEM. */
+void *msg_alloc(int status, size_t n, size_t size);
+void *msg_realloc(int status, void *p, size_t n, size_t size);
+char *msg_strdup(int status, const char *s);
 
 /* For getopt_long's '?' and ':' returns (set opterr = 0 and put ':'
  * after the '+' of the optstring): print "unknown option '-x'" or

@@ -12,6 +12,7 @@
 #include "clock.h"
 #include "parse.h"
 #include "pool.h"
+#include "spawn.h"
 
 struct worker {
 	struct pool_worker pub;	/* first: the caller sees this part */
@@ -757,22 +758,6 @@ pool_free(struct pool *p)
 	free(p);
 }
 
-/* "exited with status 3", "killed by signal KILL". */
-static void
-status_text(int st, char *buf, size_t size)
-{
-	char name[32];
-
-	if (WIFEXITED(st))
-		snprintf(buf, size, "exited with status %d", WEXITSTATUS(st));
-	else if (WIFSIGNALED(st))
-		snprintf(buf, size, "killed by signal %s%s",
-		    signal_name(WTERMSIG(st), name, sizeof(name)),
-		    WCOREDUMP(st) ? " (core dumped)" : "");
-	else
-		snprintf(buf, size, "ended with status 0x%x", st);
-}
-
 int
 pool_event_text(const struct pool *p, const struct pool_event *e, char *buf,
     size_t size)
@@ -810,7 +795,7 @@ pool_event_text(const struct pool *p, const struct pool_event *e, char *buf,
 		    e->slot, pid);
 		return POOL_LOG_VERBOSE;
 	case POOL_EXITED:
-		status_text(e->status, how, sizeof(how));
+		spawn_status_text(e->status, how, sizeof(how));
 		if (e->delay > 0)
 			snprintf(buf, size, "worker %d (pid %ld) %s; restarting "
 			    "in %s", e->slot, pid, how, d);

@@ -163,16 +163,18 @@ bad:
 	return -1;
 }
 
-static int
-read_stat(int dirfd, const char *path, struct proc_info *p)
+/* One read of a small /proc file (dirfd/path) into buf, NUL-terminated
+ * (a stat or status file is read whole by one read: the kernel builds it
+ * at once). Returns the length, or -1 with errno. */
+static ssize_t
+read_small(int dirfd, const char *path, char *buf, size_t size)
 {
-	char buf[1024];
 	ssize_t n;
 	int fd, err;
 
 	if ((fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC)) < 0)
 		return -1;
-	while ((n = read(fd, buf, sizeof(buf) - 1)) < 0 && errno == EINTR)
+	while ((n = read(fd, buf, size - 1)) < 0 && errno == EINTR)
 		;
 	err = errno;
 	close(fd);
@@ -180,11 +182,22 @@ read_stat(int dirfd, const char *path, struct proc_info *p)
 		errno = err;
 		return -1;
 	}
+	buf[n] = '\0';
+	return n;
+}
+
+static int
+read_stat(int dirfd, const char *path, struct proc_info *p)
+{
+	char buf[1024];
+	ssize_t n;
+
+	if ((n = read_small(dirfd, path, buf, sizeof(buf))) < 0)
+		return -1;
 	if (n == 0) {
 		errno = ESRCH;
 		return -1;
 	}
-	buf[n] = '\0';
 	return parse_stat(buf, p);
 }
 
@@ -196,19 +209,10 @@ read_ids(int dirfd, const char *path, struct proc_info *p)
 	char buf[4096], *s, *end;
 	unsigned long long v[2];
 	ssize_t n;
-	int fd, err, i;
+	int i;
 
-	if ((fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC)) < 0)
+	if ((n = read_small(dirfd, path, buf, sizeof(buf))) < 0)
 		return -1;
-	while ((n = read(fd, buf, sizeof(buf) - 1)) < 0 && errno == EINTR)
-		;
-	err = errno;
-	close(fd);
-	if (n < 0) {
-		errno = err;
-		return -1;
-	}
-	buf[n] = '\0';
 	if ((s = strstr(buf, "\nUid:")) == NULL) {
 		errno = n == 0 ? ESRCH : EINVAL;
 		return -1;

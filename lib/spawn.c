@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -22,6 +23,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "parse.h"
 #include "spawn.h"
 
 extern char **environ;
@@ -133,6 +135,42 @@ spawn_wait_status(int wstatus)
 	if (WIFSIGNALED(wstatus))
 		return 128 + WTERMSIG(wstatus);
 	return 125;
+}
+
+char *
+spawn_status_text(int wstatus, char *buf, size_t size)
+{
+	char name[32];
+	int code;
+
+	if (WIFEXITED(wstatus)) {
+		code = WEXITSTATUS(wstatus);
+		snprintf(buf, size, "exited with status %d%s", code,
+		    code == 127 ? " (a command was not found)" :
+		    code == 126 ? " (a command could not run)" : "");
+	} else if (WIFSIGNALED(wstatus)) {
+		snprintf(buf, size, "killed by signal %s%s",
+		    signal_name(WTERMSIG(wstatus), name, sizeof(name)),
+		    WCOREDUMP(wstatus) ? " (core dumped)" : "");
+	} else {
+		snprintf(buf, size, "ended with status 0x%x", wstatus);
+	}
+	return buf;
+}
+
+int
+spawn_siginfo_status(const siginfo_t *si)
+{
+	/* Linux's encoding (glibc's W_EXITCODE, and 0x80 for a core). */
+	switch (si->si_code) {
+	case CLD_EXITED:
+		return (si->si_status & 0xff) << 8;
+	case CLD_KILLED:
+		return si->si_status & 0x7f;
+	case CLD_DUMPED:
+		return (si->si_status & 0x7f) | 0x80;
+	}
+	return -1;
 }
 
 /* If path is a #! script, split its first line into interpreter and

@@ -6,6 +6,8 @@
 #ifndef PKIT_SPAWN_H
 #define PKIT_SPAWN_H
 
+#include <signal.h>
+#include <stddef.h>
 #include <sys/types.h>
 
 struct spawn_opts {
@@ -40,6 +42,18 @@ int spawn_exec_status(int err);
 /* Exit-status convention for a waitpid status: the exit code, or 128+N
  * when killed by signal N. */
 int spawn_wait_status(int wstatus);
+
+/* The one text every program uses for how a child ended, from a waitpid
+ * status: "exited with status 3", "exited with status 127 (a command was
+ * not found)" (126: "could not run"), "killed by signal KILL", with
+ * " (core dumped)" when it did. Written into buf (size bytes, cut to
+ * fit). Returns buf; cannot fail. */
+char *spawn_status_text(int wstatus, char *buf, size_t size);
+
+/* The waitpid status that matches a waitid siginfo (CLD_EXITED,
+ * CLD_KILLED or CLD_DUMPED), for spawn_wait_status and
+ * spawn_status_text; -1 for any other si_code. */
+int spawn_siginfo_status(const siginfo_t *si);
 
 /* -- building blocks, for use in a forked child -- */
 

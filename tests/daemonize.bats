@@ -116,6 +116,25 @@ usage_error() {
 	grep -qx 'Umask:[[:space:]]*0077' "/proc/$DPID/status"
 }
 
+# Argument fuzzing: a repeated -p, -o, -e, -c or -l leaked the first
+# copy (LeakSanitizer under make SANITIZE=1 check: exit 23 and a report).
+@test "daemonize: a repeated -p, -o, -e, -c or -l: the last one counts, nothing leaks" {
+	mkdir sub1 sub2
+	run --separate-stderr daemonize -p x.pid -p d.pid -o o1 -o o2 \
+	    -e e1 -e e2 -c sub1 -c sub2 -l l1 -l l2 -A "$A" -- \
+	    bash -c 'echo out; echo err >&2; exec -a "$0" sleep 1000'
+	echo "$stderr"
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
+	DPID=$(cat d.pid)
+	track "$DPID"
+	[ ! -e x.pid ] && [ ! -e o1 ] && [ ! -e e1 ] && [ ! -e l1 ]
+	wait_for 5 has_line o2 out
+	wait_for 5 has_line e2 err
+	[ -e l2 ]
+	[ "$(readlink "/proc/$DPID/cwd")" = "$BATS_TEST_TMPDIR/sub2" ]
+}
+
 # Issue 10: fd 3 is the 0600 lock file, never the pidfile itself.
 @test "daemonize: the daemon holds exactly fds 0, 1, 2 and the pidfile lock" {
 	exec 7>extra 8<extra

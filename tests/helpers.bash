@@ -74,6 +74,9 @@ gone() { ! alive "$1"; }
 title_pids() {
 	local d t first
 	for d in /proc/[0-9]*; do
+		# Reset first: a process gone since the glob leaves the read
+		# failing, and the previous process's argv[0] would stay.
+		first=
 		IFS= read -r -d '' first 2>/dev/null < "$d/cmdline" || [ -n "$first" ] || continue
 		case $first in
 		"$1"*) echo "${d#/proc/}" ;;

@@ -251,3 +251,33 @@ one_line_diag() {
 	one_line_diag "xxxx" palarm "$big"$'\n'
 	[ "${#stderr}" -le 1023 ]
 }
+
+# Issue 11 item 6: one text for how a child ended (prefork, daemonize and
+# preap had one each), from waitpid and from waitid's siginfo alike.
+@test "spawn: spawn_status_text says how a child ended, the same from waitpid and waitid" {
+	run -0 libtest waitstatus 'exit 0' 'exit 3' 'exit 127' 'exit 126' \
+	    'kill -KILL $$' 'kill -USR1 $$'
+	echo "$output"
+	[ "${lines[0]}" = "exited with status 0 same" ]
+	[ "${lines[1]}" = "exited with status 3 same" ]
+	[ "${lines[2]}" = "exited with status 127 (a command was not found) same" ]
+	[ "${lines[3]}" = "exited with status 126 (a command could not run) same" ]
+	[ "${lines[4]}" = "killed by signal KILL same" ]
+	[ "${lines[5]}" = "killed by signal USR1 same" ]
+	# A core (where the machine's limits let one be written) is said.
+	run -0 libtest waitstatus 'ulimit -c unlimited 2>/dev/null; kill -SEGV $$'
+	[[ $output == "killed by signal SEGV"*" same" ]]
+	rm -f core core.*
+}
+
+# Issue 11 item 6: one allocation that dies, with the program's own status
+# (daemonize died with 1, prefork with 125, each with its own copy).
+@test "msg: msg_alloc and msg_realloc die with the caller's status and one line" {
+	# Under ASan, a NULL instead of an abort on an impossible size.
+	export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}allocator_may_return_null=1
+	run -125 --separate-stderr libtest nomem 125 alloc
+	[ "$stderr" = "libtest: out of memory" ]
+	[ -z "$output" ]
+	run -3 --separate-stderr libtest nomem 3 realloc
+	[ "$stderr" = "libtest: out of memory" ]
+}

@@ -158,6 +158,41 @@ sys.stdout.write(sys.stdin.read())" > ticks'
 	[[ "$stderr" == *"palarm: tick 2 skipped: previous run still going"* ]]
 }
 
+# Argument fuzzing: "palarm 1us -- sleep 30" wrote one notice per skipped
+# tick (about 40 MB/s of stderr).
+@test "palarm: skipped-tick notices in run mode come at most once a second, with a count" {
+	spawn_bg palarm 1us -- bash -c 'exec -a "$0" sleep 30' "$T-$BATS_TEST_NUMBER-c" 2> err
+	local pid=$!
+	sleep 2.5
+	kill -TERM "$pid"
+	wait "$pid" || true
+	cat err
+	[ "$(wc -l < err)" -ge 2 ]
+	[ "$(wc -l < err)" -le 4 ]
+	head -n 1 err | grep -Eq '^palarm: tick [0-9]+ skipped: previous run still going$'
+	sed -n 2p err | grep -Eq '^palarm: [0-9]+ ticks skipped up to tick [0-9]+: previous run still going$'
+}
+
+# Argument fuzzing: a TERM to "palarm 1us -- sleep 30" ended palarm with 143
+# and left a COMMAND running: a tick due in the same round of the loop as
+# the SIGCHLD of the killed run started a new one.
+@test "palarm: TERM in run mode with a tiny interval leaves no COMMAND behind" {
+	local i pid st c=$T-$BATS_TEST_NUMBER-c
+	for i in 1 2 3 4 5 6 7 8 9 10; do
+		spawn_bg palarm -q 1us -- bash -c 'exec -a "$0" sleep 30' "$c"
+		pid=$!
+		wait_for 5 eval '[ -n "$(title_pids "$c")" ]'
+		sleep 0.$((RANDOM % 10))
+		kill -TERM "$pid"
+		st=0
+		wait "$pid" || st=$?
+		[ "$st" -eq 143 ]
+		sleep 0.1
+		echo "round $i: left $(title_pids "$c")"
+		[ -z "$(title_pids "$c")" ]
+	done
+}
+
 @test "palarm: run mode puts the tick number in PALARM_TICK" {
 	run -0 palarm -c 3 50ms -- sh -c 'echo "t=$PALARM_TICK"'
 	[ "$output" = "$(printf 't=1\nt=2\nt=3')" ]
@@ -209,6 +244,17 @@ sys.stdout.write(sys.stdin.read())" > ticks'
 	run -124 timeout 1 palarm -c 2 -j 9223372036.854775807s 9223372036.85s
 	[ -z "$output" ]
 	run -124 timeout 1 palarm -W 9223372036.85s < <(exec sleep 3 3>&-)
+}
+
+# Argument fuzzing reported a UBSan overflow for this vector (the next
+# tick's time); saturated by clock_add_sat/clock_mul_sat since. Under make
+# SANITIZE=1 check a report would abort palarm (status 134 or 1, not 124).
+@test "palarm: run mode with an interval near the 64-bit limit never runs and never overflows" {
+	run -124 --separate-stderr timeout 1 palarm 9223372036s -- echo ran
+	[ -z "$output" ]
+	[ -z "$stderr" ]
+	run -124 --separate-stderr timeout 1 palarm -i -a -j 9223372036s 9223372036s -- true
+	[ -z "$stderr" ]
 }
 
 @test "palarm: -d on a stopped COMMAND sends CONT and exits 124" {

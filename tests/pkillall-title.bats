@@ -120,9 +120,12 @@ hup_by() {
 @test "pkillall-title: -r is an unanchored extended regex" {
 	start_titled "$N-worker 12"; a=$TPID
 	start_titled "$N-worker x"
-	run -0 pkillall-title -r -l "worker [0-9]+$"
+	# Unanchored: the pattern starts inside the title (past "pkit-"),
+	# and is still unique to this run, so nothing else on the machine
+	# can match it.
+	run -0 pkillall-title -r -l "${N#pkit-}-worker [0-9]+$"
 	[ "$output" = "$a $N-worker 12" ]
-	run -1 pkillall-title -r -0 "^worker [0-9]+$"
+	run -1 pkillall-title -r -0 "^${N#pkit-}-worker [0-9]+$"
 	run -0 pkillall-title -r -l "^$N-(worker) (1|3)2$"
 	[ "$output" = "$a $N-worker 12" ]
 }

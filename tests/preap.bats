@@ -246,3 +246,15 @@ track_file() {
 	[ "$n" -ge 10 ]
 	[ "${lines[${#lines[@]}-1]}" = "See preap(1)." ]
 }
+
+# Issue 11 item 6: -v says how each process ended in the words prefork and
+# daemonize use (lib/spawn's spawn_status_text), not "exit N".
+@test "preap: -v tells how each reaped process ended, as every program does" {
+	run -3 --separate-stderr preap -v -w -- bash -c \
+	    '(sleep 0.2; exit 5) & (sleep 0.2; kill -KILL $BASHPID) & exit 3'
+	echo "$stderr"
+	[[ $stderr == *"preap: reaped "[0-9]*" (bash): exited with status 5"* ]]
+	[[ $stderr == *"preap: reaped "[0-9]*" (bash): killed by signal KILL"* ]]
+	[[ $stderr == *"preap: reaped "[0-9]*" (bash): exited with status 3"* ]]
+	[[ $stderr != *": exit "[0-9]* ]]
+}

@@ -15,7 +15,17 @@
  *                                  env ok | env lost NAME
  *                                  procenv same | procenv changed
  *                                  name <program_invocation_name>
- *                                and exec CMD (which inherits environ). */
+ *                                and exec CMD (which inherits environ).
+ *   libtest waitstatus SCRIPT... one line each: sh -c SCRIPT run and
+ *                                waited for, as spawn_status_text says
+ *                                it ended, then " same" if
+ *                                spawn_siginfo_status of its waitid
+ *                                siginfo gave the waitpid status, else
+ *                                " differs".
+ *   libtest nomem STATUS alloc|realloc
+ *                                ask msg_alloc/msg_realloc for more than
+ *                                the address space: must die with
+ *                                STATUS. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -23,11 +33,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "io.h"
 #include "msg.h"
 #include "parse.h"
+#include "spawn.h"
 #include "title.h"
 
 extern char **environ;
@@ -191,6 +203,46 @@ cmd_title(int argc, char **argv)
 	return 0;
 }
 
+static int
+cmd_waitstatus(int argc, char **argv)
+{
+	char shell[] = "sh", dash_c[] = "-c", how[64];
+	char *sh[] = { shell, dash_c, NULL, NULL };
+	siginfo_t si;
+	pid_t pid;
+	int i, st;
+
+	for (i = 0; i < argc; i++) {
+		sh[2] = argv[i];
+		if ((pid = spawn_start(sh, NULL)) < 0)
+			die(1, "sh:");
+		memset(&si, 0, sizeof(si));
+		/* WNOWAIT: the siginfo first, the zombie stays for waitpid. */
+		if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOWAIT) < 0 ||
+		    waitpid(pid, &st, 0) != pid)
+			die(1, "wait:");
+		printf("%s %s\n", spawn_status_text(st, how, sizeof(how)),
+		    spawn_siginfo_status(&si) == st ? "same" : "differs");
+	}
+	return 0;
+}
+
+static int
+cmd_nomem(int argc, char **argv)
+{
+	int st;
+
+	if (argc != 2)
+		die(2, "usage: libtest nomem STATUS alloc|realloc");
+	st = atoi(argv[0]);
+	if (strcmp(argv[1], "alloc") == 0)
+		msg_alloc(st, SIZE_MAX / 2, 4);
+	else
+		msg_realloc(st, NULL, SIZE_MAX / 2, 4);
+	printf("allocated\n");
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -200,13 +252,18 @@ main(int argc, char **argv)
 	msg_init(argv[0]);
 	title_init(argc, argv);
 	if (argc < 2)
-		die(2, "usage: libtest duration|signal|signame|title ARG...");
+		die(2, "usage: libtest duration|signal|signame|title|waitstatus "
+		    "ARG...");
 	if (strcmp(argv[1], "duration") == 0)
 		return cmd_duration(argc - 2, argv + 2);
 	if (strcmp(argv[1], "signal") == 0)
 		return cmd_signal(argc - 2, argv + 2);
 	if (strcmp(argv[1], "signame") == 0)
 		return cmd_signame(argc - 2, argv + 2);
+	if (strcmp(argv[1], "nomem") == 0)
+		return cmd_nomem(argc - 2, argv + 2);
+	if (strcmp(argv[1], "waitstatus") == 0)
+		return cmd_waitstatus(argc - 2, argv + 2);
 	if (strcmp(argv[1], "title") != 0)
 		die(2, "unknown test '%s'", argv[1]);
 	/* title_set overwrites the argv strings: work on copies. */
