@@ -24,3 +24,4 @@ replay() {
 @test "fuzz corpus: the record reader against a plain split" { replay records; }
 @test "fuzz corpus: /proc stat line and cmdline title parsers" { replay stat; }
 @test "fuzz corpus: msg_escape leaves no control character and unescapes back" { replay escape; }
+@test "fuzz corpus: the store reader over mutated queue directories" { replay store; }
