@@ -99,3 +99,59 @@ kill_pqueue_child() {
 	[ "$dups" -le "$rkills" ]
 	! grep -h damaged err.* /dev/null
 }
+
+# make_flip_queue: a small queue src/ (state and one segment) of two
+# pushed batches with the first message popped; pushed and remaining
+# list what was pushed and what an intact copy pops.
+make_flip_queue() {
+	seq -f 'message %g of the flip test' 1 6 > pushed
+	head -n 3 pushed | pqueue push fl
+	tail -n 3 pushed | pqueue push fl
+	[ "$(pqueue pop fl)" = "message 1 of the flip test" ]
+	tail -n +2 pushed > remaining
+	cp -r "$PQUEUE_DIR/fl" src
+	rm -rf src/lease
+	[ "$(ls src)" = "$(printf '0000000000000000.seg\nstate')" ]
+	SEGSIZE=$(stat -c %s src/0000000000000000.seg)
+}
+
+# qflip_pop ARGS...: qflip over src with pqueue pop -f -n as the reader,
+# 10 s per run at most; prints the summary to the log.
+qflip_pop() {
+	run qflip -t 10000 "$@" src work pushed remaining -- \
+	    pqueue pop -f -n "$BATS_TEST_TMPDIR/work"
+	echo "$output" | tail -1 >&3
+	echo "$output"
+}
+
+@test "storm: every byte of the segment and of state's positions flipped in turn: no crash, no hang, a message or exactly the intact output" {
+	make_flip_queue
+	# Not the low bytes of the two generation counters (64, 192): the
+	# known bug below.
+	qflip_pop -r "0000000000000000.seg:0:$((SEGSIZE - 1))" \
+	    -r state:0:63 -r state:65:191 -r state:193:271
+	[ "$status" -eq 0 ]
+	# Each segment byte and each of the 270 state bytes was one run,
+	# and damage was seen: warned (record skipped) and refused (exit 3).
+	[[ ${lines[-1]} =~ ^runs\ $((SEGSIZE + 270)):\ intact\ [0-9]+,\ warned\ [1-9][0-9]*,\ refused\ [1-9][0-9]*,\ redelivered\ 0,\ violations\ 0$ ]]
+}
+
+@test "storm: every byte of state's unused rest flipped in turn changes nothing" {
+	make_flip_queue
+	qflip_pop -r state:272:4095
+	[ "$status" -eq 0 ]
+	[ "${lines[-1]}" = "runs 3824: intact 3824, warned 0, refused 0, redelivered 0, violations 0" ]
+}
+
+@test "storm: a flipped low byte of a generation counter in state is not silently wrong" {
+	# Reproduction: printf 'a\nb\n' | pqueue push q; printf 'c\nd\n' |
+	# pqueue push q; printf '\xfd' | dd of=$PQUEUE_DIR/q/state bs=1
+	# seek=64 conv=notrunc; pqueue pop -f -n q prints a and b, exits 0,
+	# no message; pqueue push q e overwrites c and d; pqueue fsck q says
+	# "state is sound". pos_load (lib/store.c) takes the slot by the
+	# counter's parity with nothing to check it against.
+	skip "known bug: a flipped tail_gen (state byte 64) silently loses the last batch, a flipped head_gen (byte 192) silently redelivers a popped message"
+	make_flip_queue
+	qflip_pop -r state:64:64 -r state:192:192
+	[ "$status" -eq 0 ]
+}
