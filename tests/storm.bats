@@ -10,6 +10,9 @@ local_setup() {
 	export PQUEUE_DIR=$BATS_TEST_TMPDIR/q
 }
 
+# lines_at_least FILE N: FILE has N lines or more.
+lines_at_least() { [ -f "$1" ] && [ "$(wc -l < "$1")" -ge "$2" ]; }
+
 # kill_pqueue_child LOOP_PID: SIGKILL the pqueue child of a loop shell
 # (if it has one at the moment). Prints its pid.
 kill_pqueue_child() {
@@ -154,4 +157,75 @@ qflip_pop() {
 	make_flip_queue
 	qflip_pop -r state:64:64 -r state:192:192
 	[ "$status" -eq 0 ]
+}
+
+# The master's open fds, resident set (kB) and zombie children.
+nfds() { ls "/proc/$1/fd" 2>/dev/null | wc -l; }
+rss_kb() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status"; }
+zombies() { ps -o stat= --ppid "$1" 2>/dev/null | grep -c '^Z'; }
+# The fewest zombies over 5 looks 20 ms apart (a worker that just died
+# is a zombie until the master's next turn).
+zombies_min() {
+	local i z min=999999
+	for i in 1 2 3 4 5; do
+		z=$(zombies "$1")
+		[ "$z" -ge "$min" ] || min=$z
+		sleep 0.02
+	done
+	echo "$min"
+}
+
+@test "storm: a prefork crash loop (-n 4 -b 50ms, workers exit at once) keeps the master's fds, RSS and zombies unchanged" {
+	spawn_bg prefork -n 4 -b 50ms -t "$T-$BATS_TEST_NUMBER-c" -- \
+	    pfworker -x 1 2> err
+	local master=$! f0 r0 z0 f1 r1 z1 n0 n1
+	wait_for 10 lines_at_least err 20
+	f0=$(nfds "$master"); r0=$(rss_kb "$master"); z0=$(zombies_min "$master")
+	n0=$(grep -c restarting err)
+	ls -l "/proc/$master/fd" > fds0
+	sleep 10
+	alive "$master"
+	f1=$(nfds "$master"); r1=$(rss_kb "$master"); z1=$(zombies_min "$master")
+	n1=$(grep -c restarting err)
+	ls -l "/proc/$master/fd" > fds1
+	kill -TERM "$master"
+	wait_for 10 gone "$master"
+	echo "restarts in 10 s: $((n1 - n0)); fds $f0 -> $f1, RSS $r0 -> $r1 kB, zombies $z0 -> $z1" >&3
+	# 4 slots at 50 ms: about 80 a second; a loaded machine does less.
+	[ $((n1 - n0)) -ge 200 ]
+	diff <(awk '{ print $9, $10, $11 }' fds0) <(awk '{ print $9, $10, $11 }' fds1)
+	[ "$f1" -eq "$f0" ]
+	[ "$r1" -le $((r0 + 256)) ]
+	[ "$z1" -le 1 ]
+}
+
+@test "storm: 10,000 worker respawns (-R -m 1 over 10,000 records) keep the master's fds, RSS and zombies unchanged" {
+	case $PKIT_BUILD in */san) skip "ASan's shadow memory swamps RSS" ;; esac
+	mkfifo in
+	# Opened read-write first: opening a FIFO for reading alone blocks.
+	exec 5<> in
+	spawn_bg bash -c 'exec prefork -n 2 -t "$1" -R -m 1 -- pfworker -p \
+	    < in > out 2> err 5>&-' _ "$T-$BATS_TEST_NUMBER-r"
+	local master=$! f0 r0 z0 f1 r1 z1 max=0 k
+	seq 200 >&5
+	wait_for 30 lines_at_least out 200
+	f0=$(nfds "$master"); r0=$(rss_kb "$master"); z0=$(zombies_min "$master")
+	seq 201 10000 >&5 &
+	local feeder=$!
+	track "$feeder"
+	while ! lines_at_least out 10000; do
+		alive "$master" || break
+		sleep 0.1
+	done
+	wait "$feeder"
+	f1=$(nfds "$master"); r1=$(rss_kb "$master"); z1=$(zombies_min "$master")
+	exec 5>&-
+	wait_for 10 gone "$master"
+	echo "fds $f0 -> $f1, RSS $r0 -> $r1 kB, zombies $z0 -> $z1" >&3
+	# Every record answered, each by its own worker: 10,000 respawns.
+	[ "$(wc -l < out)" -eq 10000 ]
+	[ "$(awk '{ print $1 }' out | sort -u | wc -l)" -eq 10000 ]
+	[ "$f1" -eq "$f0" ]
+	[ "$r1" -le $((r0 + 512)) ]
+	[ "$z1" -le 1 ]
 }
