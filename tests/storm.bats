@@ -8,6 +8,34 @@ load helpers
 
 local_setup() {
 	export PQUEUE_DIR=$BATS_TEST_TMPDIR/q
+	LOOPS=()
+}
+
+# The children of the loop shells (teardown kills the shells).
+local_teardown() {
+	local l
+	for l in "${LOOPS[@]}"; do
+		kill -KILL $(cat "/proc/$l/task/$l/children" 2>/dev/null) 2>/dev/null
+	done
+	return 0
+}
+
+# stop_loops PID...: TERM the children of these loop shells (which have
+# seen the stop file) until the shells have exited; 1 after 20 s.
+stop_loops() {
+	local l any end=$(( $(date +%s) + 20 ))
+	while :; do
+		any=0
+		for l in "$@"; do
+			alive "$l" || continue
+			any=1
+			kill -TERM $(cat "/proc/$l/task/$l/children" 2>/dev/null) 2>/dev/null
+		done
+		[ "$any" = 1 ] || break
+		[ "$(date +%s)" -lt "$end" ] || return 1
+		sleep 0.1
+	done
+	for l in "$@"; do wait "$l"; done
 }
 
 # lines_at_least FILE N: FILE has N lines or more.
@@ -47,6 +75,7 @@ kill_pqueue_child() {
 			exit 0
 		) 3>&- 2>/dev/null &
 		track $!
+		LOOPS+=($!)
 		prod+=($!)
 	done
 	# Runners hand each message to tee, which appends it (one write).
@@ -59,6 +88,7 @@ kill_pqueue_child() {
 			exit 0
 		) 3>&- 2>/dev/null &
 		track $!
+		LOOPS+=($!)
 		runs+=($!)
 	done
 	end=$(( $(date +%s) + 30 ))
@@ -75,10 +105,7 @@ kill_pqueue_child() {
 	touch stop
 	for p in "${prod[@]}"; do wait "$p"; done
 	# A waiting run -f stops on TERM once its COMMAND is done.
-	for c in "${runs[@]}"; do
-		kill -TERM $(cat "/proc/$c/task/$c/children" 2>/dev/null) 2>/dev/null
-	done
-	for c in "${runs[@]}"; do wait "$c"; done
+	stop_loops "${runs[@]}"
 	# The rest, and the leases of killed runners (given back when a
 	# consumer finds the queue empty).
 	timeout 20 pqueue pop -f -n sq > out.rest
