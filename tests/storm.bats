@@ -167,10 +167,14 @@ qflip_pop() {
 }
 
 @test "storm: every byte of state's unused rest flipped in turn changes nothing" {
+	# Under ASan each run costs four times as much: every 8th byte
+	# there (nothing reads these bytes; the plain run does them all).
+	local step=1 n=3824
+	case $PKIT_BUILD in */san) step=8 n=478 ;; esac
 	make_flip_queue
-	qflip_pop -r state:272:4095
+	qflip_pop -s "$step" -r state:272:4095
 	[ "$status" -eq 0 ]
-	[ "${lines[-1]}" = "runs 3824: intact 3824, warned 0, refused 0, redelivered 0, violations 0" ]
+	[ "${lines[-1]}" = "runs $n: intact $n, warned 0, refused 0, redelivered 0, violations 0" ]
 }
 
 @test "storm: a flipped low byte of a generation counter in state is not silently wrong" {

@@ -1,11 +1,12 @@
 /* qflip: flip every byte of a queue directory in turn and judge what a
  * command makes of each damaged copy.
  *
- *   qflip [-t MS] [-r FILE:FROM:TO]... SRC WORK PUSHED REMAINING --
- *         COMMAND [ARG]...
+ *   qflip [-t MS] [-s STEP] [-r FILE:FROM:TO]... SRC WORK PUSHED
+ *         REMAINING -- COMMAND [ARG]...
  *
  * For each regular file of SRC (sorted) and each offset in it (with -r:
- * only offsets FROM to TO inclusive of the files named): WORK is
+ * only offsets FROM to TO inclusive of the files named; with -s: only
+ * multiples of STEP): WORK is
  * made a fresh copy of SRC (its files, and an empty lease/), the byte at
  * that offset is XORed with 0xff, and COMMAND runs with stdin /dev/null,
  * stdout WORK.out and stderr WORK.err, KILLed after MS ms (default 5000).
@@ -151,13 +152,15 @@ struct range {
 	size_t from, to;
 };
 static struct range ranges[16];
-static size_t nranges;
+static size_t nranges, step = 1;
 
 static int
 chosen(const char *name, size_t off)
 {
 	size_t i;
 
+	if (off % step != 0)
+		return 0;
 	if (nranges == 0)
 		return 1;
 	for (i = 0; i < nranges; i++)
@@ -244,16 +247,18 @@ main(int argc, char **argv)
 	const char *what;
 
 	while (argc > 2 && (strcmp(argv[1], "-t") == 0 ||
-	    strcmp(argv[1], "-r") == 0)) {
+	    strcmp(argv[1], "-s") == 0 || strcmp(argv[1], "-r") == 0)) {
 		if (argv[1][1] == 't')
 			ms = atol(argv[2]);
+		else if (argv[1][1] == 's')
+			step = (size_t)atol(argv[2]);
 		else if (range_parse(argv[2]) < 0)
 			ms = 0;		/* a usage error below */
 		argv += 2;
 		argc -= 2;
 	}
-	if (argc < 7 || strcmp(argv[5], "--") != 0 || ms <= 0) {
-		fputs("usage: qflip [-t MS] [-r FILE:FROM:TO]... SRC WORK "
+	if (argc < 7 || strcmp(argv[5], "--") != 0 || ms <= 0 || step == 0) {
+		fputs("usage: qflip [-t MS] [-s STEP] [-r FILE:FROM:TO]... SRC WORK "
 		    "PUSHED REMAINING -- COMMAND [ARG]...\n", stderr);
 		return 2;
 	}
@@ -352,6 +357,12 @@ main(int argc, char **argv)
 		free(err.v);
 		free(err.buf);
 	}
+	for (f = 0; f < nf; f++)
+		free(files[f].data);
+	free(pushed.v);
+	free(pushed.buf);
+	free(remaining.v);
+	free(remaining.buf);
 	clean(argv[2]);
 	rmdir(argv[2]);
 	unlink(outp);
