@@ -7,8 +7,9 @@
  * store.h, twice (the second open sees what the first one committed).
  * Checks: the work is bounded (no more messages than records could fit
  * in the input); every message handed out is whole and lies in the
- * segment as a record whose CRC-32C (computed here, bit by bit) is
- * right; a failure comes with an error report. */
+ * segment, between the head and the tail that the input's state names,
+ * as a record whose CRC-32C (computed here, bit by bit) is right; a
+ * failure comes with an error report. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -25,6 +26,8 @@
 
 static char dir[64];
 static int errors;
+/* Where in the segment a committed record may lie: [lo, hi). */
+static uint64_t lo, hi;
 
 static void
 on_report(void *arg, int level, int errnum, const char *text)
@@ -62,7 +65,7 @@ in_segment(const uint8_t *seg, size_t n, const struct store_msg *m)
 	int64_t time;
 	size_t o;
 
-	for (o = 0; o + HDR <= n; o++) {
+	for (o = lo; o + HDR <= n && o < hi; o++) {
 		memcpy(&len, seg + o, 4);
 		memcpy(&crc, seg + o + 4, 4);
 		memcpy(&id, seg + o + 8, 8);
@@ -70,6 +73,7 @@ in_segment(const uint8_t *seg, size_t n, const struct store_msg *m)
 		memcpy(&attempt, seg + o + 24, 4);
 		if (len != m->len || id != m->id || time != m->time ||
 		    attempt != m->attempt || len > n - o - HDR ||
+		    len > hi - o - HDR ||
 		    memcmp(seg + o + HDR, m->data, len) != 0)
 			continue;
 		if (crc_bits(crc_bits(crc_bits(crc_bits(0, seg + o, 4),
@@ -154,6 +158,32 @@ drain(const uint8_t *seg, size_t n, size_t bound)
 	return popped;
 }
 
+/* The position state names by its generation counter at gen: segment
+ * and offset. */
+static void
+slot(const uint8_t *state, size_t gen, uint64_t *seg, uint64_t *off)
+{
+	uint64_t g;
+
+	memcpy(&g, state + gen, 8);
+	memcpy(seg, state + gen + 8 + 32 * (g & 1), 8);
+	memcpy(off, state + gen + 16 + 32 * (g & 1), 8);
+}
+
+/* The part of segment segno between head and tail: lo, hi. */
+static void
+committed(const uint8_t *state, uint64_t segno)
+{
+	uint64_t hseg, hoff, tseg, toff;
+
+	slot(state, 64, &tseg, &toff);
+	slot(state, 192, &hseg, &hoff);
+	lo = hseg == segno ? hoff : 0;
+	hi = tseg == segno ? toff : UINT64_MAX;
+	if (hseg > segno || tseg < segno || lo > hi)
+		lo = hi = 0;
+}
+
 static void
 remove_dir(void)
 {
@@ -192,6 +222,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		snprintf(name, sizeof(name), "%016x.seg", segno + 1);
 		put(name, "", 0);
 	}
+	committed(state, segno);
 	/* Each message takes a header of the segment. */
 	bound = n / HDR;
 	bound -= drain(seg, n, bound);
