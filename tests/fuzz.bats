@@ -25,3 +25,4 @@ replay() {
 @test "fuzz corpus: /proc stat line and cmdline title parsers" { replay stat; }
 @test "fuzz corpus: the RESP2 reply parser round-trips what it parsed" { replay resp; }
 @test "fuzz corpus: msg_escape leaves no control character and unescapes back" { replay escape; }
+@test "fuzz corpus: the store reader over mutated queue directories" { replay store; }
