@@ -45,6 +45,7 @@ struct pq {
 	int stop;		/* TERM, INT or HUP came */
 	int woke;		/* the watch fired, or its poll timer */
 	int timedout;		/* the -w timer */
+	int gone;		/* pop: stdout's reader has gone */
 	sigset_t stops;		/* routed to the loop (and the lock waits) */
 	struct msgout out;	/* stdout */
 	struct store_hooks hooks;
@@ -118,6 +119,29 @@ on_watch(struct loop *l, int fd, int events, void *arg)
 	p->woke = 1;
 }
 
+/* stdout, watched for errors while pop waits for a message: a reader
+ * that has gone shows as POLLERR (pipe) or POLLHUP (socket). Anything
+ * else (a socket's peer half-closed) ends the watch. */
+static void
+on_out_error(struct loop *l, int fd, int events, void *arg)
+{
+	struct pq *p = arg;
+
+	(void)events;
+	if (msgout_gone(&p->out))
+		p->gone = 1;
+	else
+		loop_fd(l, fd, 0, NULL, NULL);
+}
+
+static void
+out_watch_errors(struct pq *p)
+{
+	if (p->loop != NULL && msgout_pollable(&p->out) &&
+	    loop_fd(p->loop, STDOUT_FILENO, LOOP_IN, on_out_error, p) < 0)
+		die(1, "loop:");
+}
+
 static void
 on_timer(struct loop *l, void *arg)
 {
@@ -153,7 +177,7 @@ wait_store(struct pq *p, struct store *s, int64_t deadline)
 	if (store_watch(s) < 0 && (pid = loop_timer(p->loop, clock_mono() +
 	    POLL_EVERY, on_timer, &p->woke)) < 0)
 		die(1, "loop:");
-	while (!p->woke && !p->stop && !p->timedout)
+	while (!p->woke && !p->stop && !p->timedout && !p->gone)
 		if (loop_once(p->loop) < 0)
 			die(1, "loop:");
 	if (tid > 0)
@@ -161,7 +185,7 @@ wait_store(struct pq *p, struct store *s, int64_t deadline)
 	if (pid > 0)
 		loop_timer_cancel(p->loop, pid);
 	store_watch_drain(s);
-	return p->woke && !p->stop ? 0 : -1;
+	return p->woke && !p->stop && !p->gone ? 0 : -1;
 }
 
 /* ---- output ---- */
@@ -191,6 +215,7 @@ out_wait(struct pq *p)
 			die(1, "loop:");
 	ready = p->woke;
 	loop_fd(p->loop, STDOUT_FILENO, 0, NULL, NULL);
+	out_watch_errors(p);
 	msgout_ready(&p->out);
 	p->woke = ready;
 }
@@ -300,7 +325,7 @@ pop_store(struct pq *p, struct store *s, const struct opts *o)
 			break;
 	}
 	store_release(s);
-	return done > 0 || (p->stop && o->forever) ? 0 : 1;
+	return done > 0 || p->gone || (p->stop && o->forever) ? 0 : 1;
 }
 
 static void
@@ -779,6 +804,7 @@ dispatch(struct pq *p, const char *cmd, int argc, char **argv,
 			die(1, "loop:");	/* before the first look */
 		if (cmd[1] == 'o') {
 			out_setup(p);
+			out_watch_errors(p);
 			st = pop_store(p, s, o);
 		} else
 			st = run_store(p, s, spec, o, argv + optind);

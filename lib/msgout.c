@@ -67,3 +67,20 @@ msgout_ready(struct msgout *o)
 {
 	o->since = 0;
 }
+
+int
+msgout_gone(const struct msgout *o)
+{
+	struct pollfd p = { .fd = o->fd, .events = 0 };
+
+	while (poll(&p, 1, 0) < 0)
+		if (errno != EINTR)
+			return 0;
+	return (p.revents & (POLLERR | POLLHUP)) != 0;
+}
+
+int
+msgout_pollable(const struct msgout *o)
+{
+	return o->room > 256;	/* a pipe or socket, not a tty or file */
+}

@@ -28,4 +28,12 @@ int msgout_blocked(struct msgout *o, size_t n);
 /* The caller saw POLLOUT on o->fd: the room is whole again. */
 void msgout_ready(struct msgout *o);
 
+/* Has the reader of o->fd gone (POLLERR or POLLHUP on it, seen without
+ * writing)? 1 or 0. */
+int msgout_gone(const struct msgout *o);
+
+/* Is o->fd a pipe or socket, where a gone reader shows in poll as an
+ * error or hang-up while nothing is written? 1 or 0. */
+int msgout_pollable(const struct msgout *o);
+
 #endif

@@ -511,3 +511,20 @@ kill_child_of() {
 		msg_receive($q, 0, $t, 8192, $m, false); echo $m;'
 	[ "$output" = "hello from pqueue" ]
 }
+
+@test "pqueue: an idle pop -f whose reader is gone exits 0 at once" {
+	pqueue push warm x
+	pqueue pop warm >/dev/null	# the queue exists and is empty
+	local t0 t1
+	t0=$(usec_now)
+	run -0 timeout 10 bash -c 'pqueue pop -f warm | true; exit ${PIPESTATUS[0]}'
+	t1=$(usec_now)
+	echo "pop -f: $(( (t1 - t0) / 1000 )) ms"
+	[ $(( t1 - t0 )) -lt 1000000 ]
+	# The same for -w: gone is gone, whatever the deadline.
+	t0=$(usec_now)
+	run -0 timeout 10 bash -c 'pqueue pop -w 5s warm | true; exit ${PIPESTATUS[0]}'
+	t1=$(usec_now)
+	[ $(( t1 - t0 )) -lt 1000000 ]
+	[ "$(pqueue len warm)" = 0 ]
+}
