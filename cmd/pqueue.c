@@ -29,7 +29,7 @@
 #include "clock.h"
 #include "loop.h"
 #include "msg.h"
-#include "msgout.h"
+#include "out.h"
 #include "parse.h"
 #include "spawn.h"
 #include "store.h"
@@ -47,7 +47,7 @@ struct pq {
 	int timedout;		/* the -w timer */
 	int gone;		/* pop: stdout's reader has gone */
 	sigset_t stops;		/* routed to the loop (and the lock waits) */
-	struct msgout out;	/* stdout */
+	struct out out;		/* stdout, unbuffered */
 	struct store_hooks hooks;
 };
 
@@ -128,7 +128,7 @@ on_out_error(struct loop *l, int fd, int events, void *arg)
 	struct pq *p = arg;
 
 	(void)events;
-	if (msgout_gone(&p->out))
+	if (out_gone(&p->out))
 		p->gone = 1;
 	else
 		loop_fd(l, fd, 0, NULL, NULL);
@@ -137,7 +137,7 @@ on_out_error(struct loop *l, int fd, int events, void *arg)
 static void
 out_watch_errors(struct pq *p)
 {
-	if (p->loop != NULL && msgout_pollable(&p->out) &&
+	if (p->loop != NULL && out_pollable(&p->out) &&
 	    loop_fd(p->loop, STDOUT_FILENO, LOOP_IN, on_out_error, p) < 0)
 		die(1, "loop:");
 }
@@ -190,15 +190,20 @@ wait_store(struct pq *p, struct store *s, int64_t deadline)
 
 /* ---- output ---- */
 
-/* One message to stdout. 0, or -1 (EPIPE quietly, else said). */
+/* One message to stdout. 0 once written, else -1: errno EPIPE when the
+ * reader has gone (quietly), else said. */
 static int
 out_message(struct pq *p, const char *data, size_t len)
 {
-	if (msgout_write(&p->out, data, len) == 0)
-		return 0;
-	if (errno != EPIPE)
+	if (out_record(&p->out, data, len, p->delim) < 0) {
 		warn("write:");
-	return -1;
+		return -1;
+	}
+	if (out_dead(&p->out)) {
+		errno = EPIPE;
+		return -1;
+	}
+	return 0;
 }
 
 /* Wait for room on stdout, or a stop. */
@@ -216,7 +221,7 @@ out_wait(struct pq *p)
 	ready = p->woke;
 	loop_fd(p->loop, STDOUT_FILENO, 0, NULL, NULL);
 	out_watch_errors(p);
-	msgout_ready(&p->out);
+	out_ready(&p->out);
 	p->woke = ready;
 }
 
@@ -224,7 +229,7 @@ static void
 out_setup(struct pq *p)
 {
 	signal(SIGPIPE, SIG_IGN);
-	msgout_init(&p->out, STDOUT_FILENO, p->delim);
+	out_init(&p->out, STDOUT_FILENO, 0);
 }
 
 /* ---- naming and opening ---- */
@@ -311,7 +316,7 @@ pop_store(struct pq *p, struct store *s, const struct opts *o)
 				break;
 			continue;
 		}
-		if (msgout_blocked(&p->out, m.len)) {
+		if (out_blocked(&p->out, m.len)) {
 			/* Never sit on HEAD while our reader is slow. */
 			store_release(s);
 			out_wait(p);
