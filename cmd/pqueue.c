@@ -234,41 +234,24 @@ out_setup(struct pq *p)
 
 /* ---- naming and opening ---- */
 
-/* In a shared /tmp, anyone could have made the directory first. */
+/* The path of the queue named spec, in path; flags as store_path. */
 static void
-tmp_check(const char *d)
+q_path(struct pq *p, const char *spec, int *flags, char *path, size_t size)
 {
-	if (store_dir_private(d) < 0)
-		die(1, "%s is not a private directory of this user (set "
-		    "PQUEUE_DIR or XDG_RUNTIME_DIR)", d);
-}
+	char dbuf[PATH_MAX];
+	int is_tmp;
 
-/* The path of the queue named spec, in path; flags gets STORE_MKDIRS
- * for a named queue. Returns the directory of queues if it is the
- * shared one in /tmp, else NULL. */
-static const char *
-q_path(struct pq *p, const char *spec, int *flags, char *path, size_t size,
-    char *dbuf, size_t dsize)
-{
-	const char *d = NULL;
-	int is_tmp = 0, n;
-
-	if (spec[0] == '/' || (spec[0] == '.' && spec[1] == '/')) {
-		n = snprintf(path, size, "%s", spec);
-	} else {
-		if (!store_name_valid(spec))
-			die(2, "invalid queue name '%s' (letters, digits, "
-			    "'.', '_', '-'; not starting with '.')", spec);
-		d = store_dir(p->dir, dbuf, dsize, &is_tmp);
-		n = snprintf(path, size, "%s/%s", d, spec);
-		*flags |= STORE_MKDIRS;
-		if (is_tmp && access(d, F_OK) == 0)
-			tmp_check(d);
-	}
-	if (n < 0 || (size_t)n >= size - 64)
-		die(2, "queue path too long: %s", spec);
 	p->hooks.name = spec;
-	return is_tmp ? d : NULL;
+	if (store_path(p->dir, spec, path, size, flags) == 0)
+		return;
+	if (errno == EINVAL)
+		die(2, "invalid queue name '%s' (letters, digits, '.', '_', "
+		    "'-'; not starting with '.')", spec);
+	if (errno == ENAMETOOLONG)
+		die(2, "queue path too long: %s", spec);
+	die(1, "%s is not a private directory of this user (set PQUEUE_DIR "
+	    "or XDG_RUNTIME_DIR)", store_dir(p->dir, dbuf, sizeof(dbuf),
+	    &is_tmp));
 }
 
 /* Open the queue named spec. Returns NULL when it does not exist and
@@ -276,19 +259,14 @@ q_path(struct pq *p, const char *spec, int *flags, char *path, size_t size,
 static struct store *
 q_open(struct pq *p, const char *spec, int flags, char *path, size_t size)
 {
-	char dbuf[PATH_MAX];
 	struct store *s;
-	const char *tmp;
 
-	tmp = q_path(p, spec, &flags, path, size, dbuf, sizeof(dbuf));
-	if (store_open(&s, path, flags, &p->hooks) < 0) {
-		if (errno == ENOENT && !(flags & STORE_CREATE))
-			return NULL;
-		exit(errno == EUCLEAN ? 3 : 1);
-	}
-	if (tmp != NULL && (flags & STORE_CREATE))
-		tmp_check(tmp);
-	return s;
+	q_path(p, spec, &flags, path, size);
+	if (store_open(&s, path, flags, &p->hooks) == 0)
+		return s;
+	if (errno == ENOENT && !(flags & STORE_CREATE))
+		return NULL;
+	exit(errno == EUCLEAN ? 3 : 1);
 }
 
 /* ---- pop and run ---- */
@@ -744,7 +722,7 @@ dispatch(struct pq *p, const char *cmd, int argc, char **argv,
     struct opts *o)
 {
 	int sysv, more = !strcmp(cmd, "push") || !strcmp(cmd, "run"), st = 0;
-	char path[PATH_MAX], dbuf[PATH_MAX];
+	char path[PATH_MAX];
 	const char *spec;
 	struct store *s;
 	long long n;
@@ -774,7 +752,7 @@ dispatch(struct pq *p, const char *cmd, int argc, char **argv,
 			die(2, "run: COMMAND missing");
 	}
 	if (strcmp(cmd, "fsck") == 0) {
-		q_path(p, spec, &st, path, sizeof(path), dbuf, sizeof(dbuf));
+		q_path(p, spec, &st, path, sizeof(path));
 		if (access(path, F_OK) < 0)
 			die(1, "%s: no such queue (%s)", spec, path);
 		if ((n = store_fsck(path, &p->hooks)) < 0)

@@ -425,6 +425,38 @@ store_dir_private(const char *d)
 	return 0;
 }
 
+int
+store_path(const char *dir, const char *spec, char *path, size_t size,
+    int *flags)
+{
+	char dbuf[PATH_MAX];
+	const char *d;
+	int is_tmp, n;
+
+	if (spec[0] == '/' || (spec[0] == '.' && spec[1] == '/')) {
+		n = snprintf(path, size, "%s", spec);
+	} else {
+		if (!store_name_valid(spec)) {
+			errno = EINVAL;
+			return -1;
+		}
+		d = store_dir(dir, dbuf, sizeof(dbuf), &is_tmp);
+		n = snprintf(path, size, "%s/%s", d, spec);
+		*flags |= STORE_MKDIRS | (is_tmp ? STORE_SHARED : 0);
+		/* In a shared /tmp, anyone could have made it first. */
+		if (is_tmp && access(d, F_OK) == 0 &&
+		    store_dir_private(d) < 0) {
+			errno = EPERM;
+			return -1;
+		}
+	}
+	if (n < 0 || (size_t)n >= size - 64) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return 0;
+}
+
 static int
 cmp_str(const void *a, const void *b)
 {
@@ -827,6 +859,7 @@ int
 store_open(struct store **sp, const char *path, int flags,
     const struct store_hooks *h)
 {
+	char dir[PATH_MAX];
 	struct store *s;
 	int e;
 
@@ -847,14 +880,28 @@ store_open(struct store **sp, const char *path, int flags,
 	}
 	snprintf(s->path, sizeof(s->path), "%s", path);
 	s->name = h != NULL && h->name != NULL ? h->name : s->path;
-	if (open_state(s, flags) < 0 || map_state(s) < 0 || validate(s) < 0) {
-		e = errno;
-		store_close(s);
-		errno = e;
-		return -1;
+	if (open_state(s, flags) < 0 || map_state(s) < 0 || validate(s) < 0)
+		goto fail;
+	if ((flags & (STORE_SHARED | STORE_CREATE)) ==
+	    (STORE_SHARED | STORE_CREATE)) {
+		/* We may have made the shared directory just now: it
+		 * must be ours alone (someone may have raced us to it). */
+		parent_of(s->path, dir, sizeof(dir));
+		if (store_dir_private(dir) < 0) {
+			report(h, STORE_ERROR, 0, "%s is not a private "
+			    "directory of this user (set PQUEUE_DIR or "
+			    "XDG_RUNTIME_DIR)", dir);
+			errno = EPERM;
+			goto fail;
+		}
 	}
 	*sp = s;
 	return 0;
+fail:
+	e = errno;
+	store_close(s);
+	errno = e;
+	return -1;
 }
 
 void

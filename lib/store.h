@@ -61,10 +61,22 @@ enum {
 	STORE_CREATE = 1,	/* make the queue if missing */
 	STORE_MKDIRS = 2,	/* with CREATE: make the parent (mkdir -p) */
 	STORE_READ = 4,		/* may open state read-only (EROFS, EACCES) */
+	STORE_SHARED = 8,	/* the parent is the shared /tmp directory:
+				 * after CREATE it must be ours alone */
 };
 
+/* The path of the queue spec in path: "/PATH" and "./PATH" as given, a
+ * NAME under store_dir(dir); for a NAME, *flags gets STORE_MKDIRS, and
+ * STORE_SHARED for the shared /tmp directory. 0, or -1 with errno:
+ * EINVAL an invalid name, ENAMETOOLONG, EPERM the shared directory
+ * exists and is not private (store_dir_private). Nothing reported. */
+int store_path(const char *dir, const char *spec, char *path, size_t size,
+    int *flags);
+
 /* Open the queue at path. 0 with *sp set, or -1 with errno: ENOENT when
- * it does not exist and STORE_CREATE is not given (not reported),
+ * it does not exist and STORE_CREATE is not given (not reported), EPERM
+ * when STORE_SHARED and CREATE are given and the parent directory is
+ * not private (reported),
  * EUCLEAN when state and segments disagree (reported; see store_fsck),
  * others reported. */
 int store_open(struct store **sp, const char *path, int flags,
