@@ -58,6 +58,9 @@ struct opts {
 	long long max_attempts;
 	uint64_t max;		/* --max-size */
 	int requeue;
+	int64_t delay;		/* push --delay, 0 none */
+	int64_t retry_delay;	/* run --retry-delay, 0 none */
+	int64_t retry_max;	/* run --retry-max */
 };
 
 static const int stop_sigs[] = { SIGTERM, SIGINT, SIGHUP };
@@ -168,9 +171,14 @@ loop_setup(struct pq *p)
 static int
 wait_store(struct pq *p, struct store *s, int64_t deadline)
 {
-	long tid = 0, pid = 0;
+	long tid = 0, pid = 0, did = 0;
+	int64_t due = store_next_due(s), now = clock_wall();
 
 	p->woke = p->timedout = 0;
+	/* The first delayed message, once due, is a message to look for. */
+	if (due >= 0 && (did = loop_timer(p->loop, clock_mono() +
+	    (due > now ? due - now : 0), on_timer, &p->woke)) < 0)
+		die(1, "loop:");
 	if (deadline >= 0 &&
 	    (tid = loop_timer(p->loop, deadline, on_timer, &p->timedout)) < 0)
 		die(1, "loop:");
@@ -184,6 +192,8 @@ wait_store(struct pq *p, struct store *s, int64_t deadline)
 		loop_timer_cancel(p->loop, tid);
 	if (pid > 0)
 		loop_timer_cancel(p->loop, pid);
+	if (did > 0)
+		loop_timer_cancel(p->loop, did);
 	store_watch_drain(s);
 	return p->woke && !p->stop && !p->gone ? 0 : -1;
 }
@@ -348,6 +358,26 @@ run_one(const char *name, char **argv, const struct store_lease *l)
 	return spawn_wait_status(ws);
 }
 
+/* How long a message that failed its attempt-th time waits: the
+ * --retry-delay doubled per attempt up to --retry-max, then spread by
+ * up to 10 % either way, so runners that failed together do not come
+ * back together. 0: at once. */
+static int64_t
+retry_wait(const struct opts *o, uint32_t attempt)
+{
+	int64_t d = o->retry_delay;
+	uint32_t i;
+
+	if (d <= 0)
+		return 0;
+	for (i = 1; i < attempt && d < o->retry_max; i++)
+		d = d > INT64_MAX / 2 ? INT64_MAX : d * 2;
+	if (d > o->retry_max)
+		d = o->retry_max;
+	return d - d / 10 + (int64_t)((double)(d / 5) *
+	    ((double)random() / RAND_MAX));
+}
+
 static int
 run_store(struct pq *p, struct store *s, const char *name,
     const struct opts *o, char **argv)
@@ -356,7 +386,9 @@ run_store(struct pq *p, struct store *s, const char *name,
 	struct store_msg m;
 	long long done = 0;
 	int r, st, last = 0, dead;
+	int64_t wait;
 
+	srandom((unsigned)(getpid() ^ clock_mono()));
 	signal(SIGCHLD, SIG_DFL);
 	while (!stop_pending(p) && (o->forever || done < o->count)) {
 		if ((r = store_take(s, &m)) < 0)
@@ -388,11 +420,14 @@ run_store(struct pq *p, struct store *s, const char *name,
 			continue;
 		}
 		dead = (long long)l.m.attempt >= o->max_attempts;
+		wait = dead ? 0 : retry_wait(o, l.m.attempt);
 		notice("%s: message %llu attempt %u: '%s' exited with status "
-		    "%d; %s", name, (unsigned long long)l.m.id, l.m.attempt,
+		    "%d; %s%s", name, (unsigned long long)l.m.id, l.m.attempt,
 		    argv[0], st, dead ? "moved to the dead-letter list" :
-		    "will retry");
-		if (store_settle(s, &l, dead ? STORE_DEAD : STORE_AGAIN) < 0)
+		    "will retry", wait > 0 ? " later" : "");
+		if (wait > 0)
+			store_settle_delay(s, &l, clock_wall() + wait);
+		else if (store_settle(s, &l, dead ? STORE_DEAD : STORE_AGAIN) < 0)
 			warn("%s: message %llu stays leased; it comes back "
 			    "once the queue can take it", name,
 			    (unsigned long long)m.id);
@@ -581,9 +616,10 @@ cmd_small(struct pq *p, const char *cmd, struct store *s, const char *spec,
 
 static const char usage_text[] =
 "usage: pqueue [-d DIR] [-q|-v] COMMAND ...\n"
-"  push [-0] [--sync] [--max-size SIZE] QUEUE [MESSAGE]...\n"
+"  push [-0] [--sync] [--max-size SIZE] [--delay D] QUEUE [MESSAGE]...\n"
 "  pop  [-0] [-n | -w TIMEOUT] [-c COUNT | -f] QUEUE\n"
-"  run  [-0] [-f] [-c COUNT] [--max-attempts N] QUEUE -- COMMAND [ARG]...\n"
+"  run  [-0] [-f] [-c COUNT] [--max-attempts N] [--retry-delay D]\n"
+"       [--retry-max D] QUEUE -- COMMAND [ARG]...\n"
 "  peek [-0] QUEUE | len QUEUE | stat [QUEUE] | ls | purge QUEUE\n"
 "  dead [-0] [--requeue] QUEUE\n"
 "  fsck QUEUE\n"
@@ -592,7 +628,10 @@ static const char usage_text[] =
 "Long options:\n"
 "  --sync              push: sync to disk before exiting 0\n"
 "  --max-size SIZE     push: longest message accepted (default 1M)\n"
+"  --delay D           push: deliver no sooner than D from now\n"
 "  --max-attempts N    run: attempts before a message is dead (default 5)\n"
+"  --retry-delay D     run: wait D before the first retry, doubling after\n"
+"  --retry-max D       run: the longest wait between retries (default 10m)\n"
 "  --requeue           dead: move the dead letters back to the queue\n"
 "  --help              this text\n"
 "  --version           name and version\n"
@@ -630,11 +669,14 @@ parse_sub(struct pq *p, const char *cmd, int argc, char **argv,
     struct opts *o)
 {
 	static const struct option lo_push[] = {
+		{ "delay", required_argument, NULL, 'e' },
 		{ "sync", no_argument, NULL, 's' },
 		{ "max-size", required_argument, NULL, 'm' },
 		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
 	}, lo_run[] = {
 		{ "max-attempts", required_argument, NULL, 'a' },
+		{ "retry-delay", required_argument, NULL, 'D' },
+		{ "retry-max", required_argument, NULL, 'M' },
 		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
 	}, lo_small[] = {
 		{ "requeue", no_argument, NULL, 'r' },
@@ -646,7 +688,7 @@ parse_sub(struct pq *p, const char *cmd, int argc, char **argv,
 
 	if (strcmp(cmd, "pop") == 0) {
 		opts = "+0c:fnw:h";
-		lo = lo_push + 2;
+		lo = lo_push + 3;
 	} else if (strcmp(cmd, "run") == 0) {
 		opts = "+0c:fh";
 		lo = lo_run;
@@ -668,6 +710,15 @@ parse_sub(struct pq *p, const char *cmd, int argc, char **argv,
 			if (int_parse(optarg, 1, UINT32_MAX - 1,
 			    &o->max_attempts) < 0)
 				die(2, "run: bad --max-attempts '%s'", optarg);
+			break;
+		case 'D':
+		case 'M':
+		case 'e':
+			if (duration_parse(optarg, c == 'D' ? &o->retry_delay :
+			    c == 'M' ? &o->retry_max : &o->delay) < 0)
+				die(2, "%s: bad --%s '%s'", cmd, c == 'e' ?
+				    "delay" : c == 'D' ? "retry-delay" :
+				    "retry-max", optarg);
 			break;
 		case 'c':
 			if (int_parse(optarg, 1, LLONG_MAX, &o->count) < 0)
@@ -736,6 +787,9 @@ dispatch(struct pq *p, const char *cmd, int argc, char **argv,
 	spec = one_queue(argc, argv, cmd, more);
 	optind++;
 	if ((sysv = strncmp(spec, "sysv:", 5) == 0)) {
+		if (o->delay > 0)
+			die(2, "push: --delay is not available for System V "
+			    "queues");
 		if (!strcmp(cmd, "push"))
 			return sysv_push(p, spec, argv + optind, argc - optind,
 			    o);
@@ -778,10 +832,12 @@ dispatch(struct pq *p, const char *cmd, int argc, char **argv,
 			die(1, "%s: no such queue (%s)", spec, path);
 		return strcmp(cmd, "len") != 0;
 	}
-	if (!strcmp(cmd, "push"))
+	if (!strcmp(cmd, "push")) {
+		if (o->delay > 0)
+			store_push_delay(s, clock_wall() + o->delay);
 		st = store_push_input(s, argv + optind, argc - optind,
 		    STDIN_FILENO, p->delim, o->max, o->sync) < 0;
-	else if (!strcmp(cmd, "pop") || !strcmp(cmd, "run")) {
+	} else if (!strcmp(cmd, "pop") || !strcmp(cmd, "run")) {
 		if (!o->nowait && store_watch(s) >= 0 && loop_fd(p->loop,
 		    store_watch(s), LOOP_IN, on_watch, p) < 0)
 			die(1, "loop:");	/* before the first look */
@@ -811,7 +867,7 @@ main(int argc, char **argv)
 	    " push pop run peek len stat ls purge dead fsck ";
 	struct pq p = { .delim = '\n' };
 	struct opts o = { .timeout = -1, .count = 1, .max_attempts = 5,
-	    .max = 1 << 20 };
+	    .max = 1 << 20, .retry_max = 600 * NS_PER_SEC };
 	char word[32];
 	const char *cmd;
 	int c, st;

@@ -135,6 +135,10 @@ struct store {
 	uint64_t roff;		/* file offset of rbuf[0] */
 	int watch;		/* -1 until store_watch */
 	int held, hold;		/* HEAD held; messages taken under it */
+	int64_t push_due;	/* store_push_delay: 0 none */
+	int64_t next_due;	/* earliest delayed message, wall ns */
+	int64_t scanned;	/* last look at lease/, monotonic ns */
+	unsigned long made;	/* delayed files made by this process */
 };
 
 /* ---- reports ---- */
@@ -1071,6 +1075,52 @@ append_locked(struct store *s, struct store_batch *b, int sync)
 	return 0;
 }
 
+/* Each record of b into a file of its own, lease/0.@DUE.PID.N (DUE in
+ * hex ns since the epoch), written under a dot name and renamed, so a
+ * reclaimer sees it whole or not at all. Its id stays 0 (the CRC is
+ * sealed with 0) and its attempt 0: once due, lease_reclaim appends it
+ * with a fresh id and attempt 1. 0, or -1 (reported). */
+static int
+delay_write(struct store *s, struct store_batch *b, int sync)
+{
+	char tmp[PATH_MAX + 64], p[PATH_MAX + 64];
+	struct rec r;
+	size_t o;
+	int fd, ok;
+
+	for (o = 0; o < b->len; o += HDR + r.len) {
+		memcpy(&r, b->buf + o, HDR);
+		r.attempt = 0;
+		r.id = 0;
+		r.crc = crc_final(crc_partial(&r, b->buf + o + HDR), 0);
+		memcpy(b->buf + o, &r, HDR);
+		snprintf(tmp, sizeof(tmp), "%s/lease/.new.%ld.%lu", s->path,
+		    (long)getpid(), s->made);
+		snprintf(p, sizeof(p), "%s/lease/0.@%016llx.%ld.%lu", s->path,
+		    (unsigned long long)s->push_due, (long)getpid(), s->made++);
+		fd = open_retry(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+		    0600);
+		if (fd < 0)
+			FAIL(s, "%s: cannot create %s", s->name, tmp);
+		ok = io_write_all(fd, b->buf + o, HDR + r.len) >= 0 &&
+		    (!sync || fdatasync(fd) == 0) && rename(tmp, p) == 0;
+		if (!ok) {
+			unlink(tmp);
+			close(fd);
+			FAIL(s, "%s: cannot write the delayed message %s",
+			    s->name, p);
+		}
+		close(fd);	/* after the rename: the event wakes waiters */
+	}
+	return 0;
+}
+
+void
+store_push_delay(struct store *s, int64_t due)
+{
+	s->push_due = due;
+}
+
 int
 store_push(struct store *s, struct store_batch *b, int sync)
 {
@@ -1078,6 +1128,8 @@ store_push(struct store *s, struct store_batch *b, int sync)
 
 	if (b->nrec == 0)
 		return 0;
+	if (s->push_due > 0)
+		return delay_write(s, b, sync);
 	if (lock(s, LK_APPEND, F_WRLCK) < 0)
 		return -1;
 	r = append_locked(s, b, sync);
@@ -1462,7 +1514,8 @@ lease_reclaim(struct store *s)
 	struct flock fl;
 	struct stat sb;
 	struct rec r;
-	char *buf;
+	char *buf, *at;
+	int64_t now, due;
 	DIR *d;
 	int dfd, fd, n = 0, ok;
 
@@ -1472,9 +1525,18 @@ lease_reclaim(struct store *s)
 		close(dfd);
 		return 0;
 	}
+	now = clock_wall();
+	s->next_due = INT64_MAX;
+	s->scanned = clock_mono();
 	while ((de = readdir(d)) != NULL) {
 		if (de->d_name[0] == '.')
 			continue;
+		if ((at = strchr(de->d_name, '@')) != NULL &&
+		    (due = (int64_t)strtoull(at + 1, NULL, 16)) > now) {
+			if (due < s->next_due)
+				s->next_due = due;
+			continue;	/* delayed, not yet due */
+		}
 		fd = openat_retry(dfd, de->d_name, O_RDONLY | O_CLOEXEC);
 		if (fd < 0)
 			continue;
@@ -1551,6 +1613,12 @@ store_take(struct store *s, struct store_msg *m)
 			s->held = 1;
 			s->hold = 0;
 			s->rlen = 0;	/* see tail_empty */
+			/* A busy queue is never empty: look for delayed
+			 * messages that came due (and others' new ones
+			 * once a second) while it is not. */
+			if ((clock_wall() >= s->next_due || clock_mono() -
+			    s->scanned > NS_PER_SEC) && lease_reclaim(s) < 0)
+				goto fail;
 		}
 		HEAD_LOAD(s, &h);
 		TAIL_LOAD(s, &t);
@@ -1808,10 +1876,37 @@ store_settle(struct store *s, struct store_lease *l, int how)
 	return r;
 }
 
+int
+store_settle_delay(struct store *s, struct store_lease *l, int64_t due)
+{
+	char p[PATH_MAX + 64];
+	int r = 0;
+
+	snprintf(p, sizeof(p), "%s/lease/%llu.@%016llx", s->path,
+	    (unsigned long long)l->m.id, (unsigned long long)due);
+	/* Still locked by us until lease_free closes it: no reclaimer
+	 * takes it before we are done. */
+	if (rename(l->path, p) < 0) {
+		report(&s->h, STORE_WARN, errno, "%s: cannot delay message "
+		    "%llu; it comes back at once", s->name,
+		    (unsigned long long)l->m.id);
+		r = -1;
+	}
+	lease_free(l);
+	return r;
+}
+
+int64_t
+store_next_due(const struct store *s)
+{
+	return s->next_due == INT64_MAX ? -1 : s->next_due;
+}
+
 /* ---- stat, purge, dead letters ---- */
 
+/* The lease files: held ones (delayed 0) or delayed ones (1). */
 static int
-count_leases(const struct store *s)
+count_leases(const struct store *s, int delayed)
 {
 	struct dirent *de;
 	DIR *d;
@@ -1823,7 +1918,8 @@ count_leases(const struct store *s)
 		return 0;
 	}
 	while ((de = readdir(d)) != NULL)
-		if (de->d_name[0] != '.')
+		if (de->d_name[0] != '.' &&
+		    (strchr(de->d_name, '@') != NULL) == delayed)
 			n++;
 	closedir(d);
 	return n;
@@ -1896,7 +1992,8 @@ store_stat(struct store *s, struct store_stat *st)
 		return -1;
 	st->dead = dead_scan(s, NULL, NULL);
 	unlock(s, LK_DEAD);
-	st->inflight = (uint64_t)count_leases(s);
+	st->inflight = (uint64_t)count_leases(s, 0);
+	st->delayed = (uint64_t)count_leases(s, 1);
 	return 0;
 }
 

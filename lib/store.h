@@ -8,6 +8,9 @@
  *                  up); a writer rolls to the next segment past 64 MiB
  *   dead           dead-letter log, same record format
  *   lease/ID.PID   one message leased by a runner, write-locked by it
+ *   lease/ID.@DUE  a message whose retry waits until DUE (16 hex digits,
+ *                  ns since the epoch): a lease given back with a delay
+ *   lease/0.@DUE.PID.N  a message pushed with a delay (id 0, attempt 0)
  * A record is a 32-byte header { u32 len, u32 crc32c, u64 id, i64 push
  * time (ns), u32 attempt, u32 flags } in host byte order, then len bytes.
  * The CRC covers the header fields but crc, then the data, then the id.
@@ -28,6 +31,16 @@
  * before APPEND (byte 0); producers take APPEND only, consumers HEAD. A
  * contended lock is waited for by the caller's lock-wait hook, so the
  * caller decides how a wait is interrupted.
+ *
+ * Format version. `state` says version 1. Version 1 queues made before
+ * delays existed are read as they are: the delayed files are an addition
+ * inside lease/, so nothing is rewritten. An older pqueue that meets a
+ * delayed file takes it for the lease of a dead holder and delivers the
+ * message at once (early, never lost). Once due, a delayed file is
+ * appended at the tail with attempt + 1 (a fresh id for id 0) and
+ * removed, as a dead holder's lease is; consumers look for due ones when
+ * the queue is empty and, while it is not, whenever they take HEAD and
+ * one is due (or a second has passed since their last look).
  *
  * Library rules: nothing here prints or exits. Failures and warnings go
  * to the caller's report hook as one line of text (and an errno), then
@@ -123,6 +136,11 @@ int store_push(struct store *s, struct store_batch *b, int sync);
 int store_push_input(struct store *s, char **msgs, int n, int fd,
     int delim, uint64_t max, int sync);
 
+/* From now on, store_push (and store_push_input) writes each message as
+ * a delayed one, not delivered before due (wall ns since the epoch); 0
+ * ends that. */
+void store_push_delay(struct store *s, int64_t due);
+
 /* A lock-wait hook (struct store_hooks) for callers that block their
  * stop signals (lib/loop): F_SETLKW, woken by a repeating 10 ms
  * SIGALRM (handler installed for the wait, restored after) to look for
@@ -181,6 +199,14 @@ enum { STORE_AGAIN, STORE_ASIS, STORE_DEAD };
  * the lease file stays (unlocked once closed), so the message comes
  * back later. Either way l is closed and freed. */
 int store_settle(struct store *s, struct store_lease *l, int how);
+/* Give the lease back to come again (attempt + 1) at due (wall ns): the
+ * lease file is renamed to a delayed one, so nothing is appended. 0, or
+ * -1 (reported): the lease stays and comes back at once. l is closed and
+ * freed either way. */
+int store_settle_delay(struct store *s, struct store_lease *l, int64_t due);
+/* The earliest due time (wall ns) of a delayed message seen by this
+ * store's last look (store_take finding the queue empty), or -1. */
+int64_t store_next_due(const struct store *s);
 /* The message was handled: remove the lease. */
 void store_done(struct store *s, struct store_lease *l);
 
@@ -188,6 +214,7 @@ struct store_stat {
 	uint64_t length, bytes;
 	int64_t oldest;		/* push time of the oldest, -1 if empty */
 	uint64_t inflight, dead;
+	uint64_t delayed;	/* messages waiting for their time */
 };
 /* Fill *st. 0, or -1 with errno. */
 int store_stat(struct store *s, struct store_stat *st);

@@ -528,3 +528,57 @@ kill_child_of() {
 	[ $(( t1 - t0 )) -lt 1000000 ]
 	[ "$(pqueue len warm)" = 0 ]
 }
+
+@test "pqueue: run --retry-delay retries after about 1 s and 2 s, and later jobs run meanwhile" {
+	cat > h.sh <<'EOS'
+#!/bin/bash
+read -r m
+echo "$m $PQUEUE_ATTEMPT ${EPOCHREALTIME/[.,]/}" >> log
+[ "$m" != flaky ] || [ "$PQUEUE_ATTEMPT" -ge 3 ]
+EOS
+	chmod +x h.sh
+	pqueue push rq flaky j1 j2
+	spawn_bg pqueue -q run -f --retry-delay 1s rq -- ./h.sh
+	local pid=$!
+	wait_for 10 grep -q '^j2 ' log
+	pqueue push rq j3		# pushed while flaky waits
+	wait_for 15 grep -q '^flaky 3 ' log
+	kill -TERM "$pid"
+	wait_for 5 gone "$pid"
+	cat log
+	local t1 t2 t3 j3
+	t1=$(awk '$1 == "flaky" && $2 == 1 { print $3 }' log)
+	t2=$(awk '$1 == "flaky" && $2 == 2 { print $3 }' log)
+	t3=$(awk '$1 == "flaky" && $2 == 3 { print $3 }' log)
+	j3=$(awk '$1 == "j3" { print $3 }' log)
+	echo "waits: $(( (t2 - t1) / 1000 )) ms, $(( (t3 - t2) / 1000 )) ms"
+	# 1 s and 2 s, give or take the 10 % jitter and a loaded machine
+	[ $(( t2 - t1 )) -ge 850000 ] && [ $(( t2 - t1 )) -le 1800000 ]
+	[ $(( t3 - t2 )) -ge 1750000 ] && [ $(( t3 - t2 )) -le 3200000 ]
+	# j1, j2 and j3 ran while flaky waited
+	[ "$(sed -n 2p log | cut -d' ' -f1)" = j1 ]
+	[ "$(sed -n 3p log | cut -d' ' -f1)" = j2 ]
+	[ "$j3" -lt "$t3" ]
+	[ "$(pqueue len rq)" = 0 ]
+	[ "$(pqueue stat rq | awk 'NR == 2 { print $6 }')" = 0 ]
+}
+
+@test "pqueue: push --delay holds a message back without holding up the others" {
+	pqueue push --delay 1s dq later
+	pqueue push dq now
+	run -0 pqueue pop -n dq
+	[ "$output" = now ]
+	run -1 pqueue pop -n dq
+	[ "$(pqueue len dq)" = 0 ]
+	local t0 t1
+	t0=$(usec_now)
+	run -0 timeout 10 pqueue pop dq		# waits for it, no push needed
+	t1=$(usec_now)
+	[ "$output" = later ]
+	[ $(( t1 - t0 )) -le 2000000 ]
+	run -2 pqueue push --delay -1s dq x
+	[[ "$output" == "pqueue: push: bad --delay '-1s'" ]]
+	run -2 pqueue run --retry-delay 1x dq -- true
+	[[ "$output" == "pqueue: run: bad --retry-delay '1x'" ]]
+	[ "$(pqueue len dq)" = 0 ]
+}
