@@ -58,6 +58,7 @@ struct opts {
 	long long max_attempts;
 	uint64_t max;		/* --max-size */
 	int requeue;
+	int json;		/* stat, ls --json */
 	int64_t delay;		/* push --delay, 0 none */
 	int64_t retry_delay;	/* run --retry-delay, 0 none */
 	int64_t retry_max;	/* run --retry-max */
@@ -435,6 +436,37 @@ run_store(struct pq *p, struct store *s, const char *name,
 	return done == 1 && !o->forever ? last : 0;
 }
 
+/* name as a JSON string. */
+static void
+json_string(const char *name)
+{
+	const unsigned char *c;
+
+	putchar('"');
+	for (c = (const unsigned char *)name; *c != '\0'; c++)
+		if (*c == '"' || *c == '\\')
+			printf("\\%c", *c);
+		else if (*c < 0x20 || *c == 0x7f)
+			printf("\\u%04x", *c);
+		else
+			putchar(*c);
+	putchar('"');
+}
+
+/* One queue as a JSON object on a line of its own; keys documented in
+ * pqueue(1), stable. age: "null" or seconds. */
+static void
+stat_json(const char *name, const struct store_stat *st, const char *age)
+{
+	printf("{\"name\": ");
+	json_string(name);
+	printf(", \"length\": %llu, \"bytes\": %llu, \"oldest_age\": %s, "
+	    "\"leased\": %llu, \"delayed\": %llu, \"dead\": %llu}\n",
+	    (unsigned long long)st->length, (unsigned long long)st->bytes,
+	    age, (unsigned long long)st->inflight,
+	    (unsigned long long)st->delayed, (unsigned long long)st->dead);
+}
+
 /* ---- System V queues ---- */
 
 static void
@@ -506,13 +538,14 @@ sysv_pop(struct pq *p, const char *spec, const struct opts *o)
 }
 
 static int
-sysv_stat(const char *spec, int len_only)
+sysv_stat(const char *spec, int len_only, int json)
 {
 	unsigned long n, bytes, cap;
+	struct store_stat st = { 0 };
 	struct sysvq q;
 
 	sysv_open(&q, spec, 0, 0);
-	if (!len_only)
+	if (!len_only && !json)
 		printf("name length bytes oldest-age inflight dead\n");
 	if (q.id < 0) {
 		if (len_only) {
@@ -525,8 +558,12 @@ sysv_stat(const char *spec, int len_only)
 	}
 	if (sysvq_stat(&q, &n, &bytes, &cap) < 0)
 		die(1, "%s: msgctl:", spec);
+	st.length = n;
+	st.bytes = bytes;
 	if (len_only)
 		printf("%lu\n", n);
+	else if (json)
+		stat_json(spec, &st, "null");
 	else
 		printf("%s %lu %lu - 0 0\n", spec, n, bytes);
 	return 0;
@@ -535,7 +572,7 @@ sysv_stat(const char *spec, int len_only)
 /* ---- stat, ls, and the small commands ---- */
 
 static void
-stat_line(struct store *s, const char *name)
+stat_line(struct store *s, const char *name, int json)
 {
 	struct store_stat st;
 	char age[32] = "-";
@@ -545,13 +582,19 @@ stat_line(struct store *s, const char *name)
 	if (st.oldest >= 0)
 		snprintf(age, sizeof(age), "%.3f",
 		    (double)(clock_wall() - st.oldest) / 1e9);
+	else if (json)
+		snprintf(age, sizeof(age), "null");
+	if (json) {
+		stat_json(name, &st, age);
+		return;
+	}
 	printf("%s %llu %llu %s %llu %llu\n", name,
 	    (unsigned long long)st.length, (unsigned long long)st.bytes, age,
 	    (unsigned long long)st.inflight, (unsigned long long)st.dead);
 }
 
 static int
-cmd_list(struct pq *p, int with_stat)
+cmd_list(struct pq *p, int with_stat, int json)
 {
 	char path[PATH_MAX * 2], dbuf[PATH_MAX], **v;
 	struct store *s;
@@ -559,7 +602,7 @@ cmd_list(struct pq *p, int with_stat)
 	size_t i, n;
 	int is_tmp, st = 0;
 
-	if (with_stat)
+	if (with_stat && !json)
 		printf("name length bytes oldest-age inflight dead\n");
 	d = store_dir(p->dir, dbuf, sizeof(dbuf), &is_tmp);
 	if (store_list(d, &v, &n) < 0)
@@ -567,10 +610,10 @@ cmd_list(struct pq *p, int with_stat)
 	for (i = 0; i < n; i++) {
 		p->hooks.name = v[i];
 		snprintf(path, sizeof(path), "%s/%s", d, v[i]);
-		if (!with_stat)
+		if (!with_stat && !json)
 			puts(v[i]);
 		else if (store_open(&s, path, STORE_READ, &p->hooks) == 0) {
-			stat_line(s, v[i]);
+			stat_line(s, v[i], json);
 			store_close(s);
 		} else if (errno != ENOENT)
 			st = errno == EUCLEAN ? 3 : 1;	/* said; go on */
@@ -598,7 +641,7 @@ cmd_small(struct pq *p, const char *cmd, struct store *s, const char *spec,
 		return 0;
 	}
 	if (strcmp(cmd, "stat") == 0) {
-		stat_line(s, spec);
+		stat_line(s, spec, o->json);
 		return 0;
 	}
 	if (strcmp(cmd, "purge") == 0)
@@ -620,7 +663,8 @@ static const char usage_text[] =
 "  pop  [-0] [-n | -w TIMEOUT] [-c COUNT | -f] QUEUE\n"
 "  run  [-0] [-f] [-c COUNT] [--max-attempts N] [--retry-delay D]\n"
 "       [--retry-max D] QUEUE -- COMMAND [ARG]...\n"
-"  peek [-0] QUEUE | len QUEUE | stat [QUEUE] | ls | purge QUEUE\n"
+"  peek [-0] QUEUE | len QUEUE | stat [--json] [QUEUE] | ls [--json]\n"
+"  purge QUEUE\n"
 "  dead [-0] [--requeue] QUEUE\n"
 "  fsck QUEUE\n"
 "QUEUE: NAME (under DIR), /PATH or ./PATH, or sysv:KEY[:TYPE]\n"
@@ -633,6 +677,7 @@ static const char usage_text[] =
 "  --retry-delay D     run: wait D before the first retry, doubling after\n"
 "  --retry-max D       run: the longest wait between retries (default 10m)\n"
 "  --requeue           dead: move the dead letters back to the queue\n"
+"  --json              stat, ls: one JSON object per queue and line\n"
 "  --help              this text\n"
 "  --version           name and version\n"
 "See pqueue(1).\n";
@@ -680,6 +725,7 @@ parse_sub(struct pq *p, const char *cmd, int argc, char **argv,
 		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
 	}, lo_small[] = {
 		{ "requeue", no_argument, NULL, 'r' },
+		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
 	};
 	int c, counted = 0, big = 1;
@@ -699,7 +745,8 @@ parse_sub(struct pq *p, const char *cmd, int argc, char **argv,
 	while ((c = sub_getopt(argc, argv, opts, lo)) != -1) {
 		if (!big && !((c == '0' && (!strcmp(cmd, "dead") ||
 		    !strcmp(cmd, "peek"))) || (c == 'r' &&
-		    !strcmp(cmd, "dead"))))
+		    !strcmp(cmd, "dead")) || (c == 'j' &&
+		    (!strcmp(cmd, "stat") || !strcmp(cmd, "ls")))))
 			die(2, "%s: unknown option '%s'", cmd,
 			    argv[optind - 1]);
 		switch (c) {
@@ -727,6 +774,9 @@ parse_sub(struct pq *p, const char *cmd, int argc, char **argv,
 			break;
 		case 'f':
 			o->forever = 1;
+			break;
+		case 'j':
+			o->json = 1;
 			break;
 		case 'm':
 			if (size_parse(optarg, &o->max) < 0 ||
@@ -782,7 +832,7 @@ dispatch(struct pq *p, const char *cmd, int argc, char **argv,
 	    optind >= argc)) {
 		if (optind < argc)
 			die(2, "ls: unexpected argument '%s'", argv[optind]);
-		return cmd_list(p, cmd[0] == 's');
+		return cmd_list(p, cmd[0] == 's', o->json);
 	}
 	spec = one_queue(argc, argv, cmd, more);
 	optind++;
@@ -796,7 +846,7 @@ dispatch(struct pq *p, const char *cmd, int argc, char **argv,
 		if (!strcmp(cmd, "pop"))
 			return sysv_pop(p, spec, o);
 		if (!strcmp(cmd, "len") || !strcmp(cmd, "stat"))
-			return sysv_stat(spec, cmd[0] == 'l');
+			return sysv_stat(spec, cmd[0] == 'l', o->json);
 		die(2, "%s: not available for System V queues", cmd);
 	}
 	if (strcmp(cmd, "run") == 0) {
@@ -816,7 +866,7 @@ dispatch(struct pq *p, const char *cmd, int argc, char **argv,
 	}
 	if (!strcmp(cmd, "pop") || !strcmp(cmd, "run"))
 		loop_setup(p);	/* stops are seen from here on */
-	if (!strcmp(cmd, "stat"))
+	if (!strcmp(cmd, "stat") && !o->json)
 		printf("name length bytes oldest-age inflight dead\n");
 	s = q_open(p, spec, !strcmp(cmd, "push") || !strcmp(cmd, "run") ||
 	    (!strcmp(cmd, "pop") && !o->nowait) ? STORE_CREATE :

@@ -582,3 +582,34 @@ EOS
 	[[ "$output" == "pqueue: run: bad --retry-delay '1x'" ]]
 	[ "$(pqueue len dq)" = 0 ]
 }
+
+@test "pqueue: stat --json and ls --json: one object per queue, counts as len" {
+	pqueue push ja 1 2 3
+	pqueue push 'jb' x
+	pqueue push --delay 1h jb later
+	pqueue run -c 1 --max-attempts 1 ja -- false || true	# one dead
+	run -0 pqueue stat --json ja
+	[ "${#lines[@]}" = 1 ]
+	echo "$output" | python3 -m json.tool
+	python3 -c '
+import json, sys
+o = json.loads(sys.argv[1])
+assert sorted(o) == sorted(["name", "length", "bytes", "oldest_age",
+    "leased", "delayed", "dead"]), o
+assert o["name"] == "ja" and o["length"] == int(sys.argv[2]), o
+assert o["dead"] == 1 and o["leased"] == 0 and o["delayed"] == 0, o
+assert o["bytes"] == 2 and o["oldest_age"] >= 0, o
+' "$output" "$(pqueue len ja)"
+	run -0 pqueue ls --json
+	[ "${#lines[@]}" = 2 ]
+	echo "$output" | python3 -m json.tool --json-lines
+	python3 -c '
+import json, sys
+q = {o["name"]: o for o in map(json.loads, sys.argv[1].splitlines())}
+assert q["jb"]["length"] == 1 and q["jb"]["delayed"] == 1, q
+assert q["ja"]["length"] == 2, q
+' "$output"
+	run -2 pqueue stat --jsno ja
+	[ "$output" = "pqueue: unknown option '--jsno'" ]
+	[ "$(pqueue len ja)" = 2 ]
+}
