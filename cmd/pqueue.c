@@ -16,6 +16,7 @@
  * dying anywhere is safe.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
@@ -23,10 +24,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "clock.h"
+#include "io.h"
 #include "loop.h"
 #include "msg.h"
 #include "out.h"
@@ -36,6 +39,7 @@
 #include "sysvq.h"
 
 #define POLL_EVERY	(10 * NS_PER_MS)	/* without a watch */
+#define TAIL_MAX	4096	/* stderr kept for a dead letter's note */
 
 /* What one run of pqueue needs besides its options. */
 struct pq {
@@ -49,6 +53,9 @@ struct pq {
 	sigset_t stops;		/* routed to the loop (and the lock waits) */
 	struct out out;		/* stdout, unbuffered */
 	struct store_hooks hooks;
+	int err_eof;		/* run: COMMAND's stderr pipe ended */
+	size_t tail_len;	/* run: the last bytes of COMMAND's stderr */
+	char tail[TAIL_MAX];
 };
 
 struct opts {
@@ -59,6 +66,7 @@ struct opts {
 	uint64_t max;		/* --max-size */
 	int requeue;
 	int json;		/* stat, ls --json */
+	int why;		/* dead -l */
 	int64_t delay;		/* push --delay, 0 none */
 	int64_t retry_delay;	/* run --retry-delay, 0 none */
 	int64_t retry_max;	/* run --retry-max */
@@ -331,32 +339,123 @@ set_env_num(const char *name, unsigned long long v)
 	setenv(name, s, 1);
 }
 
-/* Run COMMAND on a leased message; returns its status, or minus the
- * exec status when it could not run. The lease fd itself becomes
- * COMMAND's stdin: opening and closing a second fd to the lease would
- * drop our record lock on it (POSIX locks go with any close). */
+/* Keep the last TAIL_MAX bytes of COMMAND's stderr. */
+static void
+tail_add(struct pq *p, const char *b, size_t n)
+{
+	size_t drop;
+
+	if (n >= TAIL_MAX) {
+		memcpy(p->tail, b + n - TAIL_MAX, TAIL_MAX);
+		p->tail_len = TAIL_MAX;
+		return;
+	}
+	if (p->tail_len + n > TAIL_MAX) {
+		drop = p->tail_len + n - TAIL_MAX;
+		memmove(p->tail, p->tail + drop, p->tail_len - drop);
+		p->tail_len -= drop;
+	}
+	memcpy(p->tail + p->tail_len, b, n);
+	p->tail_len += n;
+}
+
+/* COMMAND's stderr (non-blocking): relay what is there to ours, keep
+ * its tail. */
+static void
+on_stderr(struct loop *l, int fd, int events, void *arg)
+{
+	struct pq *p = arg;
+	char b[4096];
+	ssize_t n;
+
+	(void)events;
+	while ((n = read(fd, b, sizeof(b))) > 0) {
+		(void)io_write_all(STDERR_FILENO, b, (size_t)n);
+		tail_add(p, b, (size_t)n);
+	}
+	if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+		p->err_eof = 1;
+		loop_fd(l, fd, 0, NULL, NULL);
+	}
+}
+
+static void
+on_child(struct loop *l, int sig, void *arg)
+{
+	(void)l;
+	(void)sig;
+	(void)arg;	/* waitpid, after loop_once, looks */
+}
+
+/* Run COMMAND on a leased message; returns its wait status in *ws, or
+ * -1 with the exec status in *ws when it could not run. The lease fd
+ * itself becomes COMMAND's stdin: opening and closing a second fd to
+ * the lease would drop our record lock on it (POSIX locks go with any
+ * close). Its stderr comes through a pipe, relayed as it comes, so its
+ * tail can go with a dead letter; a process it leaves behind holding
+ * that pipe does not hold us up. */
 static int
-run_one(const char *name, char **argv, const struct store_lease *l)
+run_one(struct pq *p, const char *name, char **argv,
+    const struct store_lease *l, int *ws)
 {
 	struct spawn_opts so;
-	int ws;
-	pid_t pid;
+	int fds[2];
+	pid_t pid, r;
 
 	set_env_num("PQUEUE_ID", l->m.id);
 	set_env_num("PQUEUE_ATTEMPT", l->m.attempt);
 	setenv("PQUEUE_QUEUE", name, 1);
+	if (pipe(fds) < 0 || fcntl(fds[0], F_SETFD, FD_CLOEXEC) < 0 ||
+	    fcntl(fds[1], F_SETFD, FD_CLOEXEC) < 0 ||
+	    fcntl(fds[0], F_SETFL, O_NONBLOCK) < 0)
+		die(125, "pipe:");
 	memset(&so, 0, sizeof(so));
 	so.in = l->fd;
-	so.out = so.err = -1;
+	so.out = -1;
+	so.err = fds[1];
 	/* If we die, the lease goes back and another runner takes the
 	 * message: this run must not go on beside it. */
 	so.pdeathsig = SIGKILL;
-	if ((pid = spawn_start(argv, &so)) < 0)
-		return -spawn_exec_status(errno);
-	while (waitpid(pid, &ws, 0) < 0)
-		if (errno != EINTR)
+	pid = spawn_start(argv, &so);
+	close(fds[1]);
+	if (pid < 0) {
+		*ws = spawn_exec_status(errno);
+		close(fds[0]);
+		return -1;
+	}
+	p->tail_len = 0;
+	p->err_eof = 0;
+	if (loop_fd(p->loop, fds[0], LOOP_IN, on_stderr, p) < 0)
+		die(125, "loop:");
+	/* SIGCHLD is routed to the loop: an exit between the waitpid and
+	 * the ppoll is seen by the ppoll. */
+	while ((r = waitpid(pid, ws, WNOHANG)) != pid) {
+		if (r < 0 && errno != EINTR)
 			die(125, "waitpid:");
-	return spawn_wait_status(ws);
+		if (r <= 0 && loop_once(p->loop) < 0)
+			die(125, "loop:");
+	}
+	if (!p->err_eof)
+		on_stderr(p->loop, fds[0], LOOP_IN, p);	/* what is left */
+	loop_fd(p->loop, fds[0], 0, NULL, NULL);
+	close(fds[0]);
+	return 0;
+}
+
+/* Why a message died, for its dead letter: "TIME STATUS\n", then the
+ * tail of COMMAND's stderr. */
+static size_t
+death_note(struct pq *p, int ws, char *note, size_t size)
+{
+	int n;
+
+	n = snprintf(note, size, "%lld %s %d\n", (long long)clock_wall(),
+	    WIFSIGNALED(ws) ? "signal" : "exit", WIFSIGNALED(ws) ?
+	    WTERMSIG(ws) : WEXITSTATUS(ws));
+	if (n < 0 || (size_t)n >= size)
+		return 0;
+	memcpy(note + n, p->tail, p->tail_len);
+	return (size_t)n + p->tail_len;
 }
 
 /* How long a message that failed its attempt-th time waits: the
@@ -386,11 +485,13 @@ run_store(struct pq *p, struct store *s, const char *name,
 	struct store_lease l;
 	struct store_msg m;
 	long long done = 0;
-	int r, st, last = 0, dead;
+	int r, st, ws, last = 0, dead;
+	char note[TAIL_MAX + 64];
 	int64_t wait;
 
 	srandom((unsigned)(getpid() ^ clock_mono()));
-	signal(SIGCHLD, SIG_DFL);
+	if (loop_signal(p->loop, SIGCHLD, on_child, p) < 0)
+		die(1, "signals:");
 	while (!stop_pending(p) && (o->forever || done < o->count)) {
 		if ((r = store_take(s, &m)) < 0)
 			return errno == EINTR ? 0 : 1;
@@ -407,15 +508,15 @@ run_store(struct pq *p, struct store *s, const char *name,
 			store_settle(s, &l, STORE_DEAD);
 			continue;
 		}
-		if ((st = run_one(name, argv, &l)) < 0) {
+		if (run_one(p, name, argv, &l, &ws) < 0) {
 			/* COMMAND cannot run at all: not the message's
 			 * fault, so it goes back as it was. */
-			errno = -st == 127 ? ENOENT : EACCES;
+			errno = ws == 127 ? ENOENT : EACCES;
 			warn("cannot run '%s':", argv[0]);
 			store_settle(s, &l, STORE_ASIS);
-			return -st;
+			return ws;
 		}
-		last = st;
+		last = st = spawn_wait_status(ws);
 		if (st == 0) {
 			store_done(s, &l);
 			continue;
@@ -426,6 +527,10 @@ run_store(struct pq *p, struct store *s, const char *name,
 		    "%d; %s%s", name, (unsigned long long)l.m.id, l.m.attempt,
 		    argv[0], st, dead ? "moved to the dead-letter list" :
 		    "will retry", wait > 0 ? " later" : "");
+		if (dead) {
+			l.note = note;
+			l.notelen = death_note(p, ws, note, sizeof(note));
+		}
 		if (wait > 0)
 			store_settle_delay(s, &l, clock_wall() + wait);
 		else if (store_settle(s, &l, dead ? STORE_DEAD : STORE_AGAIN) < 0)
@@ -629,6 +734,47 @@ print_dead(void *arg, const char *data, size_t len)
 	return out_message(arg, data, len);
 }
 
+/* One dead letter and why it died (dead -l): a line with its id,
+ * attempts, how and when it died, then COMMAND's last stderr lines and
+ * the message, each indented and labelled. */
+static int
+print_why(void *arg, const struct store_dead *d)
+{
+	char first[64] = "", how[16], when[64] = "?";
+	const char *t = d->note, *e, *end = d->note + d->notelen;
+	long long ns;
+	struct tm tm;
+	time_t sec;
+	int code;
+
+	(void)arg;
+	if ((e = memchr(t, '\n', d->notelen)) != NULL &&
+	    (size_t)(e - t) < sizeof(first)) {
+		memcpy(first, t, (size_t)(e - t));
+		t = e + 1;
+	} else
+		t = end;
+	if (sscanf(first, "%lld %15s %d", &ns, how, &code) == 3) {
+		sec = (time_t)(ns / NS_PER_SEC);
+		if (gmtime_r(&sec, &tm) != NULL)
+			strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC",
+			    &tm);
+		printf("message %llu: attempts %u, %s %d, died %s\n",
+		    (unsigned long long)d->id, d->attempt, strcmp(how,
+		    "signal") == 0 ? "killed by signal" : "exit status", code,
+		    when);
+	} else
+		printf("message %llu: attempts %u, no reason recorded\n",
+		    (unsigned long long)d->id, d->attempt);
+	for (; t < end; t = e + 1) {
+		if ((e = memchr(t, '\n', (size_t)(end - t))) == NULL)
+			e = end;
+		printf("  stderr: %.*s\n", (int)(e - t), t);
+	}
+	printf("  message: %.*s\n", (int)d->len, d->data);
+	return ferror(stdout) ? -1 : 0;
+}
+
 /* peek, len, stat QUEUE, purge, dead on an open store. */
 static int
 cmd_small(struct pq *p, const char *cmd, struct store *s, const char *spec,
@@ -652,6 +798,8 @@ cmd_small(struct pq *p, const char *cmd, struct store *s, const char *spec,
 		    0 && errno != EPIPE : 1;
 	if (o->requeue)
 		return store_dead_requeue(s) < 0;
+	if (o->why)
+		return store_dead_list(s, print_why, p) < 0;
 	return store_dead_walk(s, print_dead, p) < 0;
 }
 
@@ -665,7 +813,7 @@ static const char usage_text[] =
 "       [--retry-max D] QUEUE -- COMMAND [ARG]...\n"
 "  peek [-0] QUEUE | len QUEUE | stat [--json] [QUEUE] | ls [--json]\n"
 "  purge QUEUE\n"
-"  dead [-0] [--requeue] QUEUE\n"
+"  dead [-0] [--requeue | -l] QUEUE\n"
 "  fsck QUEUE\n"
 "QUEUE: NAME (under DIR), /PATH or ./PATH, or sysv:KEY[:TYPE]\n"
 "(KEY decimal but not 0, 0xHEX or PATH@PROJ) for push, pop, len and stat.\n"
@@ -730,7 +878,7 @@ parse_sub(struct pq *p, const char *cmd, int argc, char **argv,
 	};
 	int c, counted = 0, big = 1;
 	const struct option *lo = lo_push;
-	const char *opts = "+0h";
+	const char *opts = "+0lh";
 
 	if (strcmp(cmd, "pop") == 0) {
 		opts = "+0c:fnw:h";
@@ -744,7 +892,7 @@ parse_sub(struct pq *p, const char *cmd, int argc, char **argv,
 	}
 	while ((c = sub_getopt(argc, argv, opts, lo)) != -1) {
 		if (!big && !((c == '0' && (!strcmp(cmd, "dead") ||
-		    !strcmp(cmd, "peek"))) || (c == 'r' &&
+		    !strcmp(cmd, "peek"))) || ((c == 'r' || c == 'l') &&
 		    !strcmp(cmd, "dead")) || (c == 'j' &&
 		    (!strcmp(cmd, "stat") || !strcmp(cmd, "ls")))))
 			die(2, "%s: unknown option '%s'", cmd,
@@ -778,6 +926,9 @@ parse_sub(struct pq *p, const char *cmd, int argc, char **argv,
 		case 'j':
 			o->json = 1;
 			break;
+		case 'l':
+			o->why = 1;
+			break;
 		case 'm':
 			if (size_parse(optarg, &o->max) < 0 ||
 			    o->max > STORE_MSG_LIMIT)
@@ -799,6 +950,8 @@ parse_sub(struct pq *p, const char *cmd, int argc, char **argv,
 			break;
 		}
 	}
+	if (o->why && (o->requeue || p->delim != '\n'))
+		die(2, "dead: -l excludes --requeue and -0");
 	if (o->nowait && o->timeout >= 0)
 		die(2, "pop: -n and -w exclude each other");
 	if (o->forever && counted)

@@ -53,6 +53,10 @@
 #define READ_CHUNK	(64 * 1024)
 #define HOLD_MAX	256		/* messages per hold of HEAD */
 #define ROLL_EMPTY	(64 * 1024)	/* an empty tail this big is rolled */
+#define F_NOTE		0x80000000u	/* dead letter: a note follows the
+					 * message; its length in the low
+					 * 16 bits of flags */
+#define NOTE_LEN(r)	((r)->flags & F_NOTE ? (r)->flags & 0xffff : 0)
 
 enum { LK_APPEND = 0, LK_HEAD = 1, LK_DEAD = 2 };
 
@@ -1854,6 +1858,35 @@ dead_append(struct store *s, struct store_batch *b)
 	return 0;
 }
 
+/* The dead letter of l with its note: message and note as one payload,
+ * F_NOTE and the note's length in flags (so old dead letters, flags 0,
+ * read as they are). 0, or -1 with errno ENOMEM. */
+static int
+note_put(struct store_batch *b, const struct store_lease *l)
+{
+	size_t nl = l->notelen > STORE_NOTE_MAX ? STORE_NOTE_MAX : l->notelen;
+	size_t off = b->len;
+	struct rec r;
+	char *p;
+
+	if ((p = malloc(l->m.len + nl)) == NULL)
+		return -1;
+	memcpy(p, l->data, l->m.len);
+	memcpy(p + l->m.len, l->note + (l->notelen - nl), nl);
+	if (batch_put(b, p, l->m.len + nl, l->m.id, l->m.time,
+	    l->m.attempt) < 0) {
+		free(p);
+		return -1;
+	}
+	memcpy(&r, b->buf + off, HDR);
+	r.flags = F_NOTE | (uint32_t)nl;
+	r.crc = 0;
+	r.crc = crc_partial(&r, p);	/* finished by batch_seal */
+	memcpy(b->buf + off, &r, HDR);
+	free(p);
+	return 0;
+}
+
 int
 store_settle(struct store *s, struct store_lease *l, int how)
 {
@@ -1861,7 +1894,11 @@ store_settle(struct store *s, struct store_lease *l, int how)
 	uint32_t a = l->m.attempt + (how == STORE_AGAIN ? 1 : 0);
 	int r;
 
-	if (batch_put(&b, l->data, l->m.len, l->m.id, l->m.time, a) < 0) {
+	if (how == STORE_DEAD && l->notelen > 0) {
+		r = note_put(&b, l);
+	} else
+		r = batch_put(&b, l->data, l->m.len, l->m.id, l->m.time, a);
+	if (r < 0) {
 		report(&s->h, STORE_ERROR, errno, "out of memory");
 		r = -1;
 	} else if (how == STORE_DEAD) {
@@ -2048,6 +2085,7 @@ store_purge(struct store *s)
 
 struct walk {
 	int (*fn)(void *, const char *, size_t);
+	int (*list)(void *, const struct store_dead *);
 	void *arg;
 	struct store *s;
 	struct store_batch b;
@@ -2058,12 +2096,35 @@ static int
 walk_one(void *arg, const struct rec *r, const char *data)
 {
 	struct walk *w = arg;
+	struct store_dead d;
+	int k;
 
-	if (w->fn(w->arg, data, r->len) < 0) {
+	d.data = data;
+	d.len = r->len - NOTE_LEN(r);
+	d.note = data + d.len;
+	d.notelen = NOTE_LEN(r);
+	d.id = r->id;
+	d.time = r->time;
+	d.attempt = r->attempt;
+	k = w->list != NULL ? w->list(w->arg, &d) : w->fn(w->arg, data, d.len);
+	if (k < 0) {
 		w->failed = 1;
 		return -1;
 	}
 	return 0;
+}
+
+int
+store_dead_list(struct store *s,
+    int (*fn)(void *arg, const struct store_dead *d), void *arg)
+{
+	struct walk w = { .list = fn, .arg = arg };
+
+	if (lock(s, LK_DEAD, F_RDLCK) < 0)
+		return -1;
+	dead_scan(s, walk_one, &w);
+	unlock(s, LK_DEAD);
+	return w.failed ? -1 : 0;
 }
 
 int
@@ -2084,7 +2145,8 @@ requeue_one(void *arg, const struct rec *r, const char *data)
 {
 	struct walk *w = arg;
 
-	if (batch_put(&w->b, data, r->len, r->id, r->time, 1) < 0) {
+	if (batch_put(&w->b, data, r->len - NOTE_LEN(r), r->id, r->time,
+	    1) < 0) {
 		w->failed = 1;
 		return -1;
 	}

@@ -14,6 +14,9 @@
  * A record is a 32-byte header { u32 len, u32 crc32c, u64 id, i64 push
  * time (ns), u32 attempt, u32 flags } in host byte order, then len bytes.
  * The CRC covers the header fields but crc, then the data, then the id.
+ * A dead letter may carry a note (why it died) after its message: then
+ * flags has bit 31 set and the note's length in its low 16 bits, and len
+ * counts both; older dead letters have flags 0 and read as they are.
  * A position is { segment, offset, seq, bytes }: seq counts records and
  * bytes payload since the queue was made, so length = tail.seq - head.seq.
  *
@@ -54,6 +57,7 @@
 
 #define STORE_MSG_LIMIT	(1ULL << 30)	/* longest message */
 #define STORE_FLUSH_AT	(1 << 20)	/* a good batch size, bytes */
+#define STORE_NOTE_MAX	8192		/* longest dead-letter note kept */
 
 struct store;
 
@@ -186,6 +190,10 @@ struct store_lease {
 	char *path;
 	char *data;		/* a copy of the message */
 	struct store_msg m;
+	/* Set by the caller before store_settle(STORE_DEAD): why it died,
+	 * kept with the dead letter (its last STORE_NOTE_MAX bytes). */
+	const char *note;
+	size_t notelen;
 };
 /* Lease m (from store_take), commit the head and release HEAD. The
  * lease file holds the record and then delim. 0, or -1 (reported;
@@ -230,7 +238,21 @@ int store_purge(struct store *s);
  * wait was interrupted (EINTR). */
 int store_dead_walk(struct store *s,
     int (*fn)(void *arg, const char *data, size_t len), void *arg);
-/* Move every dead letter back to the queue (attempt 1). 0 or -1. */
+/* A dead letter as store_dead_list hands it out. */
+struct store_dead {
+	const char *data;	/* the message */
+	size_t len;
+	const char *note;	/* why it died; notelen 0: no note (older) */
+	size_t notelen;
+	uint64_t id;
+	int64_t time;		/* push time, ns since the epoch */
+	uint32_t attempt;	/* the attempts it had */
+};
+/* Like store_dead_walk, with each letter's note and header. */
+int store_dead_list(struct store *s,
+    int (*fn)(void *arg, const struct store_dead *d), void *arg);
+/* Move every dead letter back to the queue (attempt 1), notes dropped.
+ * 0 or -1. */
 int store_dead_requeue(struct store *s);
 
 /* Rebuild `state` from the CRC-checked records of the segments at path:

@@ -613,3 +613,33 @@ assert q["ja"]["length"] == 2, q
 	[ "$output" = "pqueue: unknown option '--jsno'" ]
 	[ "$(pqueue len ja)" = 2 ]
 }
+
+@test "pqueue: dead -l shows the exit status and the stderr tail of a dead job" {
+	pqueue push dl hello
+	run -3 --separate-stderr pqueue run --max-attempts 1 dl -- \
+	    sh -c 'cat >/dev/null; seq 1 2000 >&2; echo "oops: disk on fire" >&2; exit 3'
+	# stderr still reaches ours as it comes
+	[[ "$stderr" == *"oops: disk on fire"* ]]
+	run -0 pqueue dead -l dl
+	echo "$output"
+	[[ "${lines[0]}" =~ ^message\ 1:\ attempts\ 1,\ exit\ status\ 3,\ died\ 2[0-9-]+\ [0-9:]+\ UTC$ ]]
+	[ "${lines[-2]}" = "  stderr: oops: disk on fire" ]
+	[ "${lines[-1]}" = "  message: hello" ]
+	# bounded: about 4 KiB of stderr, not all 2000 lines
+	[ "${#lines[@]}" -lt 1000 ]
+	[ "$(pqueue dead dl)" = hello ]		# the plain list is unchanged
+	run -2 pqueue dead -l --requeue dl
+	[ "$output" = "pqueue: dead: -l excludes --requeue and -0" ]
+	pqueue dead --requeue dl
+	[ "$(pqueue pop -n dl)" = hello ]
+	run -0 pqueue dead -l dl
+	[ -z "$output" ]
+}
+
+@test "pqueue: dead -l names the signal that killed a dead job" {
+	pqueue push dk msg
+	pqueue run --max-attempts 1 dk -- sh -c 'kill -9 $$' || true
+	run -0 pqueue dead -l dk
+	[[ "${lines[0]}" == "message 1: attempts 1, killed by signal 9, died "* ]]
+	[ "${lines[1]}" = "  message: msg" ]
+}
