@@ -442,22 +442,6 @@ run_one(struct pq *p, const char *name, char **argv,
 	return 0;
 }
 
-/* Why a message died, for its dead letter: "TIME STATUS\n", then the
- * tail of COMMAND's stderr. */
-static size_t
-death_note(struct pq *p, int ws, char *note, size_t size)
-{
-	int n;
-
-	n = snprintf(note, size, "%lld %s %d\n", (long long)clock_wall(),
-	    WIFSIGNALED(ws) ? "signal" : "exit", WIFSIGNALED(ws) ?
-	    WTERMSIG(ws) : WEXITSTATUS(ws));
-	if (n < 0 || (size_t)n >= size)
-		return 0;
-	memcpy(note + n, p->tail, p->tail_len);
-	return (size_t)n + p->tail_len;
-}
-
 /* How long a message that failed its attempt-th time waits: the
  * --retry-delay doubled per attempt up to --retry-max, then spread by
  * up to 10 % either way, so runners that failed together do not come
@@ -529,7 +513,8 @@ run_store(struct pq *p, struct store *s, const char *name,
 		    "will retry", wait > 0 ? " later" : "");
 		if (dead) {
 			l.note = note;
-			l.notelen = death_note(p, ws, note, sizeof(note));
+			l.notelen = store_note_make(note, sizeof(note),
+			    clock_wall(), ws, p->tail, p->tail_len);
 		}
 		if (wait > 0)
 			store_settle_delay(s, &l, clock_wall() + wait);
@@ -740,33 +725,29 @@ print_dead(void *arg, const char *data, size_t len)
 static int
 print_why(void *arg, const struct store_dead *d)
 {
-	char first[64] = "", how[16], when[64] = "?";
-	const char *t = d->note, *e, *end = d->note + d->notelen;
-	long long ns;
+	const char *t, *e, *end;
+	struct store_note n;
+	char when[64] = "?";
 	struct tm tm;
 	time_t sec;
-	int code;
 
 	(void)arg;
-	if ((e = memchr(t, '\n', d->notelen)) != NULL &&
-	    (size_t)(e - t) < sizeof(first)) {
-		memcpy(first, t, (size_t)(e - t));
-		t = e + 1;
-	} else
-		t = end;
-	if (sscanf(first, "%lld %15s %d", &ns, how, &code) == 3) {
-		sec = (time_t)(ns / NS_PER_SEC);
+	if (store_note_parse(d, &n) < 0) {
+		printf("message %llu: attempts %u, no reason recorded\n",
+		    (unsigned long long)d->id, d->attempt);
+		n.tail = "";
+		n.taillen = 0;
+	} else {
+		sec = (time_t)(n.time / NS_PER_SEC);
 		if (gmtime_r(&sec, &tm) != NULL)
 			strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC",
 			    &tm);
 		printf("message %llu: attempts %u, %s %d, died %s\n",
-		    (unsigned long long)d->id, d->attempt, strcmp(how,
-		    "signal") == 0 ? "killed by signal" : "exit status", code,
-		    when);
-	} else
-		printf("message %llu: attempts %u, no reason recorded\n",
-		    (unsigned long long)d->id, d->attempt);
-	for (; t < end; t = e + 1) {
+		    (unsigned long long)d->id, d->attempt, n.signaled ?
+		    "killed by signal" : "exit status", n.status, when);
+	}
+	end = n.tail + n.taillen;
+	for (t = n.tail; t < end; t = e + 1) {
 		if ((e = memchr(t, '\n', (size_t)(end - t))) == NULL)
 			e = end;
 		printf("  stderr: %.*s\n", (int)(e - t), t);

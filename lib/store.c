@@ -39,6 +39,7 @@
 #include <sys/time.h>
 #include <sys/types.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "clock.h"
@@ -2111,6 +2112,46 @@ walk_one(void *arg, const struct rec *r, const char *data)
 		w->failed = 1;
 		return -1;
 	}
+	return 0;
+}
+
+size_t
+store_note_make(char *buf, size_t size, int64_t time, int wstatus,
+    const char *tail, size_t taillen)
+{
+	int n;
+
+	n = snprintf(buf, size, "%lld %s %d\n", (long long)time,
+	    WIFSIGNALED(wstatus) ? "signal" : "exit", WIFSIGNALED(wstatus) ?
+	    WTERMSIG(wstatus) : WEXITSTATUS(wstatus));
+	if (n < 0 || (size_t)n >= size)
+		return 0;
+	if (taillen > size - (size_t)n)
+		taillen = size - (size_t)n;
+	memcpy(buf + n, tail, taillen);
+	return (size_t)n + taillen;
+}
+
+int
+store_note_parse(const struct store_dead *d, struct store_note *n)
+{
+	char first[64], how[16];
+	const char *e;
+	long long t;
+
+	memset(n, 0, sizeof(*n));
+	if (d->notelen == 0 ||
+	    (e = memchr(d->note, '\n', d->notelen)) == NULL ||
+	    (size_t)(e - d->note) >= sizeof(first))
+		return -1;
+	memcpy(first, d->note, (size_t)(e - d->note));
+	first[e - d->note] = '\0';
+	if (sscanf(first, "%lld %15s %d", &t, how, &n->status) != 3)
+		return -1;
+	n->time = t;
+	n->signaled = strcmp(how, "signal") == 0;
+	n->tail = e + 1;
+	n->taillen = d->notelen - (size_t)(e + 1 - d->note);
 	return 0;
 }
 

@@ -251,6 +251,22 @@ struct store_dead {
 /* Like store_dead_walk, with each letter's note and header. */
 int store_dead_list(struct store *s,
     int (*fn)(void *arg, const struct store_dead *d), void *arg);
+/* A dead letter's note: "TIME exit|signal N\n" and then the tail of the
+ * command's stderr. store_note_make writes one for wait status wstatus
+ * at time (wall ns) into buf and returns its length (the tail cut to
+ * fit; 0 when even the first line does not). */
+size_t store_note_make(char *buf, size_t size, int64_t time, int wstatus,
+    const char *tail, size_t taillen);
+struct store_note {
+	int64_t time;		/* when it died, ns since the epoch */
+	int signaled;		/* status is a signal number, else exit */
+	int status;
+	const char *tail;	/* stderr tail, in d's note */
+	size_t taillen;
+};
+/* Read d's note into *n: 0, or -1 when it has none (or not one of ours). */
+int store_note_parse(const struct store_dead *d, struct store_note *n);
+
 /* Move every dead letter back to the queue (attempt 1), notes dropped.
  * 0 or -1. */
 int store_dead_requeue(struct store *s);
