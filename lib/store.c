@@ -2055,6 +2055,26 @@ dead_truncate(struct store *s)
 	truncate(p, 0);
 }
 
+/* Remove the delayed messages (lease/ *@*); held leases stay. */
+static void
+delayed_unlink(struct store *s)
+{
+	struct dirent *de;
+	DIR *d;
+	int fd;
+
+	if ((fd = lease_dirfd(s)) < 0)
+		return;
+	if ((d = fdopendir(fd)) == NULL) {
+		close(fd);
+		return;
+	}
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.' && strchr(de->d_name, '@') != NULL)
+			unlinkat(fd, de->d_name, 0);
+	closedir(d);
+}
+
 int
 store_purge(struct store *s)
 {
@@ -2078,6 +2098,7 @@ store_purge(struct store *s)
 		seg_unlink_range(s, h.seg, t.seg);
 	tail_empty(s, &t);	/* a purge gives the disk space back */
 	dead_truncate(s);
+	delayed_unlink(s);
 	unlock(s, LK_APPEND);
 	unlock(s, LK_HEAD);
 	unlock(s, LK_DEAD);

@@ -229,7 +229,8 @@ int store_stat(struct store *s, struct store_stat *st);
 /* The number of messages (tail.seq - head.seq). */
 uint64_t store_len(struct store *s);
 
-/* Drop every message and dead letter; the tail segment is emptied.
+/* Drop every message, delayed message and dead letter; the tail
+ * segment is emptied; held leases stay.
  * 0 or -1 with errno. */
 int store_purge(struct store *s);
 

@@ -576,6 +576,9 @@ EOS
 	t1=$(usec_now)
 	[ "$output" = later ]
 	[ $(( t1 - t0 )) -le 2000000 ]
+	pqueue push --delay 1h dq gone
+	pqueue purge dq
+	[ "$(pqueue stat --json dq | python3 -c 'import json,sys; print(json.load(sys.stdin)["delayed"])')" = 0 ]
 	run -2 pqueue push --delay -1s dq x
 	[[ "$output" == "pqueue: push: bad --delay '-1s'" ]]
 	run -2 pqueue run --retry-delay 1x dq -- true
