@@ -16,6 +16,7 @@
  * dying anywhere is safe.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
@@ -23,13 +24,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "clock.h"
+#include "io.h"
 #include "loop.h"
 #include "msg.h"
-#include "msgout.h"
+#include "out.h"
 #include "parse.h"
 #include "rstream.h"
 #include "spawn.h"
@@ -37,6 +40,7 @@
 #include "sysvq.h"
 
 #define POLL_EVERY	(10 * NS_PER_MS)	/* without a watch */
+#define TAIL_MAX	4096	/* stderr kept for a dead letter's note */
 
 /* What one run of pqueue needs besides its options. */
 struct pq {
@@ -46,9 +50,13 @@ struct pq {
 	int stop;		/* TERM, INT or HUP came */
 	int woke;		/* the watch fired, or its poll timer */
 	int timedout;		/* the -w timer */
+	int gone;		/* pop: stdout's reader has gone */
 	sigset_t stops;		/* routed to the loop (and the lock waits) */
-	struct msgout out;	/* stdout */
+	struct out out;		/* stdout, unbuffered */
 	struct store_hooks hooks;
+	int err_eof;		/* run: COMMAND's stderr pipe ended */
+	size_t tail_len;	/* run: the last bytes of COMMAND's stderr */
+	char tail[TAIL_MAX];
 };
 
 struct opts {
@@ -60,6 +68,11 @@ struct opts {
 	int requeue;
 	int64_t lease;		/* redis: --lease, -1 default */
 	const char *group, *consumer;	/* redis: NULL default */
+	int json;		/* stat, ls --json */
+	int why;		/* dead -l */
+	int64_t delay;		/* push --delay, 0 none */
+	int64_t retry_delay;	/* run --retry-delay, 0 none */
+	int64_t retry_max;	/* run --retry-max */
 };
 
 static const int stop_sigs[] = { SIGTERM, SIGINT, SIGHUP };
@@ -121,6 +134,29 @@ on_watch(struct loop *l, int fd, int events, void *arg)
 	p->woke = 1;
 }
 
+/* stdout, watched for errors while pop waits for a message: a reader
+ * that has gone shows as POLLERR (pipe) or POLLHUP (socket). Anything
+ * else (a socket's peer half-closed) ends the watch. */
+static void
+on_out_error(struct loop *l, int fd, int events, void *arg)
+{
+	struct pq *p = arg;
+
+	(void)events;
+	if (out_gone(&p->out))
+		p->gone = 1;
+	else
+		loop_fd(l, fd, 0, NULL, NULL);
+}
+
+static void
+out_watch_errors(struct pq *p)
+{
+	if (p->loop != NULL && out_pollable(&p->out) &&
+	    loop_fd(p->loop, STDOUT_FILENO, LOOP_IN, on_out_error, p) < 0)
+		die(1, "loop:");
+}
+
 static void
 on_timer(struct loop *l, void *arg)
 {
@@ -147,37 +183,49 @@ loop_setup(struct pq *p)
 static int
 wait_store(struct pq *p, struct store *s, int64_t deadline)
 {
-	long tid = 0, pid = 0;
+	long tid = 0, pid = 0, did = 0;
+	int64_t due = store_next_due(s), now = clock_wall();
 
 	p->woke = p->timedout = 0;
+	/* The first delayed message, once due, is a message to look for. */
+	if (due >= 0 && (did = loop_timer(p->loop, clock_mono() +
+	    (due > now ? due - now : 0), on_timer, &p->woke)) < 0)
+		die(1, "loop:");
 	if (deadline >= 0 &&
 	    (tid = loop_timer(p->loop, deadline, on_timer, &p->timedout)) < 0)
 		die(1, "loop:");
 	if (store_watch(s) < 0 && (pid = loop_timer(p->loop, clock_mono() +
 	    POLL_EVERY, on_timer, &p->woke)) < 0)
 		die(1, "loop:");
-	while (!p->woke && !p->stop && !p->timedout)
+	while (!p->woke && !p->stop && !p->timedout && !p->gone)
 		if (loop_once(p->loop) < 0)
 			die(1, "loop:");
 	if (tid > 0)
 		loop_timer_cancel(p->loop, tid);
 	if (pid > 0)
 		loop_timer_cancel(p->loop, pid);
+	if (did > 0)
+		loop_timer_cancel(p->loop, did);
 	store_watch_drain(s);
-	return p->woke && !p->stop ? 0 : -1;
+	return p->woke && !p->stop && !p->gone ? 0 : -1;
 }
 
 /* ---- output ---- */
 
-/* One message to stdout. 0, or -1 (EPIPE quietly, else said). */
+/* One message to stdout. 0 once written, else -1: errno EPIPE when the
+ * reader has gone (quietly), else said. */
 static int
 out_message(struct pq *p, const char *data, size_t len)
 {
-	if (msgout_write(&p->out, data, len) == 0)
-		return 0;
-	if (errno != EPIPE)
+	if (out_record(&p->out, data, len, p->delim) < 0) {
 		warn("write:");
-	return -1;
+		return -1;
+	}
+	if (out_dead(&p->out)) {
+		errno = EPIPE;
+		return -1;
+	}
+	return 0;
 }
 
 /* Wait for room on stdout, or a stop. */
@@ -194,7 +242,8 @@ out_wait(struct pq *p)
 			die(1, "loop:");
 	ready = p->woke;
 	loop_fd(p->loop, STDOUT_FILENO, 0, NULL, NULL);
-	msgout_ready(&p->out);
+	out_watch_errors(p);
+	out_ready(&p->out);
 	p->woke = ready;
 }
 
@@ -202,46 +251,29 @@ static void
 out_setup(struct pq *p)
 {
 	signal(SIGPIPE, SIG_IGN);
-	msgout_init(&p->out, STDOUT_FILENO, p->delim);
+	out_init(&p->out, STDOUT_FILENO, 0);
 }
 
 /* ---- naming and opening ---- */
 
-/* In a shared /tmp, anyone could have made the directory first. */
+/* The path of the queue named spec, in path; flags as store_path. */
 static void
-tmp_check(const char *d)
+q_path(struct pq *p, const char *spec, int *flags, char *path, size_t size)
 {
-	if (store_dir_private(d) < 0)
-		die(1, "%s is not a private directory of this user (set "
-		    "PQUEUE_DIR or XDG_RUNTIME_DIR)", d);
-}
+	char dbuf[PATH_MAX];
+	int is_tmp;
 
-/* The path of the queue named spec, in path; flags gets STORE_MKDIRS
- * for a named queue. Returns the directory of queues if it is the
- * shared one in /tmp, else NULL. */
-static const char *
-q_path(struct pq *p, const char *spec, int *flags, char *path, size_t size,
-    char *dbuf, size_t dsize)
-{
-	const char *d = NULL;
-	int is_tmp = 0, n;
-
-	if (spec[0] == '/' || (spec[0] == '.' && spec[1] == '/')) {
-		n = snprintf(path, size, "%s", spec);
-	} else {
-		if (!store_name_valid(spec))
-			die(2, "invalid queue name '%s' (letters, digits, "
-			    "'.', '_', '-'; not starting with '.')", spec);
-		d = store_dir(p->dir, dbuf, dsize, &is_tmp);
-		n = snprintf(path, size, "%s/%s", d, spec);
-		*flags |= STORE_MKDIRS;
-		if (is_tmp && access(d, F_OK) == 0)
-			tmp_check(d);
-	}
-	if (n < 0 || (size_t)n >= size - 64)
-		die(2, "queue path too long: %s", spec);
 	p->hooks.name = spec;
-	return is_tmp ? d : NULL;
+	if (store_path(p->dir, spec, path, size, flags) == 0)
+		return;
+	if (errno == EINVAL)
+		die(2, "invalid queue name '%s' (letters, digits, '.', '_', "
+		    "'-'; not starting with '.')", spec);
+	if (errno == ENAMETOOLONG)
+		die(2, "queue path too long: %s", spec);
+	die(1, "%s is not a private directory of this user (set PQUEUE_DIR "
+	    "or XDG_RUNTIME_DIR)", store_dir(p->dir, dbuf, sizeof(dbuf),
+	    &is_tmp));
 }
 
 /* Open the queue named spec. Returns NULL when it does not exist and
@@ -249,19 +281,14 @@ q_path(struct pq *p, const char *spec, int *flags, char *path, size_t size,
 static struct store *
 q_open(struct pq *p, const char *spec, int flags, char *path, size_t size)
 {
-	char dbuf[PATH_MAX];
 	struct store *s;
-	const char *tmp;
 
-	tmp = q_path(p, spec, &flags, path, size, dbuf, sizeof(dbuf));
-	if (store_open(&s, path, flags, &p->hooks) < 0) {
-		if (errno == ENOENT && !(flags & STORE_CREATE))
-			return NULL;
-		exit(errno == EUCLEAN ? 3 : 1);
-	}
-	if (tmp != NULL && (flags & STORE_CREATE))
-		tmp_check(tmp);
-	return s;
+	q_path(p, spec, &flags, path, size);
+	if (store_open(&s, path, flags, &p->hooks) == 0)
+		return s;
+	if (errno == ENOENT && !(flags & STORE_CREATE))
+		return NULL;
+	exit(errno == EUCLEAN ? 3 : 1);
 }
 
 /* ---- pop and run ---- */
@@ -289,7 +316,7 @@ pop_store(struct pq *p, struct store *s, const struct opts *o)
 				break;
 			continue;
 		}
-		if (msgout_blocked(&p->out, m.len)) {
+		if (out_blocked(&p->out, m.len)) {
 			/* Never sit on HEAD while our reader is slow. */
 			store_release(s);
 			out_wait(p);
@@ -303,7 +330,7 @@ pop_store(struct pq *p, struct store *s, const struct opts *o)
 			break;
 	}
 	store_release(s);
-	return done > 0 || (p->stop && o->forever) ? 0 : 1;
+	return done > 0 || p->gone || (p->stop && o->forever) ? 0 : 1;
 }
 
 static void
@@ -315,32 +342,127 @@ set_env_num(const char *name, unsigned long long v)
 	setenv(name, s, 1);
 }
 
-/* Run COMMAND on a leased message; returns its status, or minus the
- * exec status when it could not run. The lease fd itself becomes
- * COMMAND's stdin: opening and closing a second fd to the lease would
- * drop our record lock on it (POSIX locks go with any close). */
+/* Keep the last TAIL_MAX bytes of COMMAND's stderr. */
+static void
+tail_add(struct pq *p, const char *b, size_t n)
+{
+	size_t drop;
+
+	if (n >= TAIL_MAX) {
+		memcpy(p->tail, b + n - TAIL_MAX, TAIL_MAX);
+		p->tail_len = TAIL_MAX;
+		return;
+	}
+	if (p->tail_len + n > TAIL_MAX) {
+		drop = p->tail_len + n - TAIL_MAX;
+		memmove(p->tail, p->tail + drop, p->tail_len - drop);
+		p->tail_len -= drop;
+	}
+	memcpy(p->tail + p->tail_len, b, n);
+	p->tail_len += n;
+}
+
+/* COMMAND's stderr (non-blocking): relay what is there to ours, keep
+ * its tail. */
+static void
+on_stderr(struct loop *l, int fd, int events, void *arg)
+{
+	struct pq *p = arg;
+	char b[4096];
+	ssize_t n;
+
+	(void)events;
+	while ((n = read(fd, b, sizeof(b))) > 0) {
+		(void)io_write_all(STDERR_FILENO, b, (size_t)n);
+		tail_add(p, b, (size_t)n);
+	}
+	if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+		p->err_eof = 1;
+		loop_fd(l, fd, 0, NULL, NULL);
+	}
+}
+
+static void
+on_child(struct loop *l, int sig, void *arg)
+{
+	(void)l;
+	(void)sig;
+	(void)arg;	/* waitpid, after loop_once, looks */
+}
+
+/* Run COMMAND on a leased message; returns its wait status in *ws, or
+ * -1 with the exec status in *ws when it could not run. The lease fd
+ * itself becomes COMMAND's stdin: opening and closing a second fd to
+ * the lease would drop our record lock on it (POSIX locks go with any
+ * close). Its stderr comes through a pipe, relayed as it comes, so its
+ * tail can go with a dead letter; a process it leaves behind holding
+ * that pipe does not hold us up. */
 static int
-run_one(const char *name, char **argv, const struct store_lease *l)
+run_one(struct pq *p, const char *name, char **argv,
+    const struct store_lease *l, int *ws)
 {
 	struct spawn_opts so;
-	int ws;
-	pid_t pid;
+	int fds[2];
+	pid_t pid, r;
 
 	set_env_num("PQUEUE_ID", l->m.id);
 	set_env_num("PQUEUE_ATTEMPT", l->m.attempt);
 	setenv("PQUEUE_QUEUE", name, 1);
+	if (pipe(fds) < 0 || fcntl(fds[0], F_SETFD, FD_CLOEXEC) < 0 ||
+	    fcntl(fds[1], F_SETFD, FD_CLOEXEC) < 0 ||
+	    fcntl(fds[0], F_SETFL, O_NONBLOCK) < 0)
+		die(125, "pipe:");
 	memset(&so, 0, sizeof(so));
 	so.in = l->fd;
-	so.out = so.err = -1;
+	so.out = -1;
+	so.err = fds[1];
 	/* If we die, the lease goes back and another runner takes the
 	 * message: this run must not go on beside it. */
 	so.pdeathsig = SIGKILL;
-	if ((pid = spawn_start(argv, &so)) < 0)
-		return -spawn_exec_status(errno);
-	while (waitpid(pid, &ws, 0) < 0)
-		if (errno != EINTR)
+	pid = spawn_start(argv, &so);
+	close(fds[1]);
+	if (pid < 0) {
+		*ws = spawn_exec_status(errno);
+		close(fds[0]);
+		return -1;
+	}
+	p->tail_len = 0;
+	p->err_eof = 0;
+	if (loop_fd(p->loop, fds[0], LOOP_IN, on_stderr, p) < 0)
+		die(125, "loop:");
+	/* SIGCHLD is routed to the loop: an exit between the waitpid and
+	 * the ppoll is seen by the ppoll. */
+	while ((r = waitpid(pid, ws, WNOHANG)) != pid) {
+		if (r < 0 && errno != EINTR)
 			die(125, "waitpid:");
-	return spawn_wait_status(ws);
+		if (r <= 0 && loop_once(p->loop) < 0)
+			die(125, "loop:");
+	}
+	if (!p->err_eof)
+		on_stderr(p->loop, fds[0], LOOP_IN, p);	/* what is left */
+	loop_fd(p->loop, fds[0], 0, NULL, NULL);
+	close(fds[0]);
+	return 0;
+}
+
+/* How long a message that failed its attempt-th time waits: the
+ * --retry-delay doubled per attempt up to --retry-max, then spread by
+ * up to 10 % either way, so runners that failed together do not come
+ * back together. 0: at once. */
+static int64_t
+retry_wait(const struct opts *o, uint32_t attempt)
+{
+	int64_t d = o->retry_delay;
+	uint32_t i;
+
+	if (d <= 0)
+		return 0;
+	for (i = 1; i < attempt && d < o->retry_max; i++)
+		d = d > INT64_MAX / 2 ? INT64_MAX : d * 2;
+	if (d > o->retry_max)
+		d = o->retry_max;
+	return d - d / 10 + (int64_t)((double)(d / 5) *
+	    ((double)random() / RAND_MAX));
 }
 
 static int
@@ -350,9 +472,13 @@ run_store(struct pq *p, struct store *s, const char *name,
 	struct store_lease l;
 	struct store_msg m;
 	long long done = 0;
-	int r, st, last = 0, dead;
+	int r, st, ws, last = 0, dead;
+	char note[TAIL_MAX + 64];
+	int64_t wait;
 
-	signal(SIGCHLD, SIG_DFL);
+	srandom((unsigned)(getpid() ^ clock_mono()));
+	if (loop_signal(p->loop, SIGCHLD, on_child, p) < 0)
+		die(1, "signals:");
 	while (!stop_pending(p) && (o->forever || done < o->count)) {
 		if ((r = store_take(s, &m)) < 0)
 			return errno == EINTR ? 0 : 1;
@@ -369,30 +495,69 @@ run_store(struct pq *p, struct store *s, const char *name,
 			store_settle(s, &l, STORE_DEAD);
 			continue;
 		}
-		if ((st = run_one(name, argv, &l)) < 0) {
+		if (run_one(p, name, argv, &l, &ws) < 0) {
 			/* COMMAND cannot run at all: not the message's
 			 * fault, so it goes back as it was. */
-			errno = -st == 127 ? ENOENT : EACCES;
+			errno = ws == 127 ? ENOENT : EACCES;
 			warn("cannot run '%s':", argv[0]);
 			store_settle(s, &l, STORE_ASIS);
-			return -st;
+			return ws;
 		}
-		last = st;
+		last = st = spawn_wait_status(ws);
 		if (st == 0) {
 			store_done(s, &l);
 			continue;
 		}
 		dead = (long long)l.m.attempt >= o->max_attempts;
+		wait = dead ? 0 : retry_wait(o, l.m.attempt);
 		notice("%s: message %llu attempt %u: '%s' exited with status "
-		    "%d; %s", name, (unsigned long long)l.m.id, l.m.attempt,
+		    "%d; %s%s", name, (unsigned long long)l.m.id, l.m.attempt,
 		    argv[0], st, dead ? "moved to the dead-letter list" :
-		    "will retry");
-		if (store_settle(s, &l, dead ? STORE_DEAD : STORE_AGAIN) < 0)
+		    "will retry", wait > 0 ? " later" : "");
+		if (dead) {
+			l.note = note;
+			l.notelen = store_note_make(note, sizeof(note),
+			    clock_wall(), ws, p->tail, p->tail_len);
+		}
+		if (wait > 0)
+			store_settle_delay(s, &l, clock_wall() + wait);
+		else if (store_settle(s, &l, dead ? STORE_DEAD : STORE_AGAIN) < 0)
 			warn("%s: message %llu stays leased; it comes back "
 			    "once the queue can take it", name,
 			    (unsigned long long)m.id);
 	}
 	return done == 1 && !o->forever ? last : 0;
+}
+
+/* name as a JSON string. */
+static void
+json_string(const char *name)
+{
+	const unsigned char *c;
+
+	putchar('"');
+	for (c = (const unsigned char *)name; *c != '\0'; c++)
+		if (*c == '"' || *c == '\\')
+			printf("\\%c", *c);
+		else if (*c < 0x20 || *c == 0x7f)
+			printf("\\u%04x", *c);
+		else
+			putchar(*c);
+	putchar('"');
+}
+
+/* One queue as a JSON object on a line of its own; keys documented in
+ * pqueue(1), stable. age: "null" or seconds. */
+static void
+stat_json(const char *name, const struct store_stat *st, const char *age)
+{
+	printf("{\"name\": ");
+	json_string(name);
+	printf(", \"length\": %llu, \"bytes\": %llu, \"oldest_age\": %s, "
+	    "\"leased\": %llu, \"delayed\": %llu, \"dead\": %llu}\n",
+	    (unsigned long long)st->length, (unsigned long long)st->bytes,
+	    age, (unsigned long long)st->inflight,
+	    (unsigned long long)st->delayed, (unsigned long long)st->dead);
 }
 
 /* ---- System V queues ---- */
@@ -466,13 +631,14 @@ sysv_pop(struct pq *p, const char *spec, const struct opts *o)
 }
 
 static int
-sysv_stat(const char *spec, int len_only)
+sysv_stat(const char *spec, int len_only, int json)
 {
 	unsigned long n, bytes, cap;
+	struct store_stat st = { 0 };
 	struct sysvq q;
 
 	sysv_open(&q, spec, 0, 0);
-	if (!len_only)
+	if (!len_only && !json)
 		printf("name length bytes oldest-age inflight dead\n");
 	if (q.id < 0) {
 		if (len_only) {
@@ -485,8 +651,12 @@ sysv_stat(const char *spec, int len_only)
 	}
 	if (sysvq_stat(&q, &n, &bytes, &cap) < 0)
 		die(1, "%s: msgctl:", spec);
+	st.length = n;
+	st.bytes = bytes;
 	if (len_only)
 		printf("%lu\n", n);
+	else if (json)
+		stat_json(spec, &st, "null");
 	else
 		printf("%s %lu %lu - 0 0\n", spec, n, bytes);
 	return 0;
@@ -495,7 +665,7 @@ sysv_stat(const char *spec, int len_only)
 /* ---- stat, ls, and the small commands ---- */
 
 static void
-stat_line(struct store *s, const char *name)
+stat_line(struct store *s, const char *name, int json)
 {
 	struct store_stat st;
 	char age[32] = "-";
@@ -505,13 +675,19 @@ stat_line(struct store *s, const char *name)
 	if (st.oldest >= 0)
 		snprintf(age, sizeof(age), "%.3f",
 		    (double)(clock_wall() - st.oldest) / 1e9);
+	else if (json)
+		snprintf(age, sizeof(age), "null");
+	if (json) {
+		stat_json(name, &st, age);
+		return;
+	}
 	printf("%s %llu %llu %s %llu %llu\n", name,
 	    (unsigned long long)st.length, (unsigned long long)st.bytes, age,
 	    (unsigned long long)st.inflight, (unsigned long long)st.dead);
 }
 
 static int
-cmd_list(struct pq *p, int with_stat)
+cmd_list(struct pq *p, int with_stat, int json)
 {
 	char path[PATH_MAX * 2], dbuf[PATH_MAX], **v;
 	struct store *s;
@@ -519,7 +695,7 @@ cmd_list(struct pq *p, int with_stat)
 	size_t i, n;
 	int is_tmp, st = 0;
 
-	if (with_stat)
+	if (with_stat && !json)
 		printf("name length bytes oldest-age inflight dead\n");
 	d = store_dir(p->dir, dbuf, sizeof(dbuf), &is_tmp);
 	if (store_list(d, &v, &n) < 0)
@@ -527,10 +703,10 @@ cmd_list(struct pq *p, int with_stat)
 	for (i = 0; i < n; i++) {
 		p->hooks.name = v[i];
 		snprintf(path, sizeof(path), "%s/%s", d, v[i]);
-		if (!with_stat)
+		if (!with_stat && !json)
 			puts(v[i]);
 		else if (store_open(&s, path, STORE_READ, &p->hooks) == 0) {
-			stat_line(s, v[i]);
+			stat_line(s, v[i], json);
 			store_close(s);
 		} else if (errno != ENOENT)
 			st = errno == EUCLEAN ? 3 : 1;	/* said; go on */
@@ -546,6 +722,43 @@ print_dead(void *arg, const char *data, size_t len)
 	return out_message(arg, data, len);
 }
 
+/* One dead letter and why it died (dead -l): a line with its id,
+ * attempts, how and when it died, then COMMAND's last stderr lines and
+ * the message, each indented and labelled. */
+static int
+print_why(void *arg, const struct store_dead *d)
+{
+	const char *t, *e, *end;
+	struct store_note n;
+	char when[64] = "?";
+	struct tm tm;
+	time_t sec;
+
+	(void)arg;
+	if (store_note_parse(d, &n) < 0) {
+		printf("message %llu: attempts %u, no reason recorded\n",
+		    (unsigned long long)d->id, d->attempt);
+		n.tail = "";
+		n.taillen = 0;
+	} else {
+		sec = (time_t)(n.time / NS_PER_SEC);
+		if (gmtime_r(&sec, &tm) != NULL)
+			strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC",
+			    &tm);
+		printf("message %llu: attempts %u, %s %d, died %s\n",
+		    (unsigned long long)d->id, d->attempt, n.signaled ?
+		    "killed by signal" : "exit status", n.status, when);
+	}
+	end = n.tail + n.taillen;
+	for (t = n.tail; t < end; t = e + 1) {
+		if ((e = memchr(t, '\n', (size_t)(end - t))) == NULL)
+			e = end;
+		printf("  stderr: %.*s\n", (int)(e - t), t);
+	}
+	printf("  message: %.*s\n", (int)d->len, d->data);
+	return ferror(stdout) ? -1 : 0;
+}
+
 /* peek, len, stat QUEUE, purge, dead on an open store. */
 static int
 cmd_small(struct pq *p, const char *cmd, struct store *s, const char *spec,
@@ -558,7 +771,7 @@ cmd_small(struct pq *p, const char *cmd, struct store *s, const char *spec,
 		return 0;
 	}
 	if (strcmp(cmd, "stat") == 0) {
-		stat_line(s, spec);
+		stat_line(s, spec, o->json);
 		return 0;
 	}
 	if (strcmp(cmd, "purge") == 0)
@@ -569,6 +782,8 @@ cmd_small(struct pq *p, const char *cmd, struct store *s, const char *spec,
 		    0 && errno != EPIPE : 1;
 	if (o->requeue)
 		return store_dead_requeue(s) < 0;
+	if (o->why)
+		return store_dead_list(s, print_why, p) < 0;
 	return store_dead_walk(s, print_dead, p) < 0;
 }
 
@@ -700,11 +915,13 @@ redis_cmd(struct pq *p, const char *cmd, const char *spec, int argc,
 
 static const char usage_text[] =
 "usage: pqueue [-d DIR] [-q|-v] COMMAND ...\n"
-"  push [-0] [--sync] [--max-size SIZE] QUEUE [MESSAGE]...\n"
+"  push [-0] [--sync] [--max-size SIZE] [--delay D] QUEUE [MESSAGE]...\n"
 "  pop  [-0] [-n | -w TIMEOUT] [-c COUNT | -f] QUEUE\n"
-"  run  [-0] [-f] [-c COUNT] [--max-attempts N] QUEUE -- COMMAND [ARG]...\n"
-"  peek [-0] QUEUE | len QUEUE | stat [QUEUE] | ls | purge QUEUE\n"
-"  dead [-0] [--requeue] QUEUE\n"
+"  run  [-0] [-f] [-c COUNT] [--max-attempts N] [--retry-delay D]\n"
+"       [--retry-max D] QUEUE -- COMMAND [ARG]...\n"
+"  peek [-0] QUEUE | len QUEUE | stat [--json] [QUEUE] | ls [--json]\n"
+"  purge QUEUE\n"
+"  dead [-0] [--requeue | -l] QUEUE\n"
 "  fsck QUEUE\n"
 "QUEUE: NAME (under DIR), /PATH or ./PATH, or sysv:KEY[:TYPE]\n"
 "(KEY decimal but not 0, 0xHEX or PATH@PROJ) for push, pop, len and stat,\n"
@@ -713,11 +930,15 @@ static const char usage_text[] =
 "Long options:\n"
 "  --sync              push: sync to disk before exiting 0\n"
 "  --max-size SIZE     push: longest message accepted (default 1M)\n"
+"  --delay D           push: deliver no sooner than D from now\n"
 "  --max-attempts N    run: attempts before a message is dead (default 5)\n"
 "  --lease D           run, redis: claim messages idle this long (default 60s)\n"
 "  --group NAME        run, redis: consumer group (default pqueue)\n"
 "  --consumer NAME     run, redis: consumer name (default HOST:PID)\n"
+"  --retry-delay D     run: wait D before the first retry, doubling after\n"
+"  --retry-max D       run: the longest wait between retries (default 10m)\n"
 "  --requeue           dead: move the dead letters back to the queue\n"
+"  --json              stat, ls: one JSON object per queue and line\n"
 "  --help              this text\n"
 "  --version           name and version\n"
 "See pqueue(1).\n";
@@ -754,6 +975,7 @@ parse_sub(struct pq *p, const char *cmd, int argc, char **argv,
     struct opts *o)
 {
 	static const struct option lo_push[] = {
+		{ "delay", required_argument, NULL, 'e' },
 		{ "sync", no_argument, NULL, 's' },
 		{ "max-size", required_argument, NULL, 'm' },
 		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
@@ -762,18 +984,21 @@ parse_sub(struct pq *p, const char *cmd, int argc, char **argv,
 		{ "lease", required_argument, NULL, 'L' },
 		{ "group", required_argument, NULL, 'G' },
 		{ "consumer", required_argument, NULL, 'C' },
+		{ "retry-delay", required_argument, NULL, 'D' },
+		{ "retry-max", required_argument, NULL, 'M' },
 		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
 	}, lo_small[] = {
 		{ "requeue", no_argument, NULL, 'r' },
+		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
 	};
 	int c, counted = 0, big = 1;
 	const struct option *lo = lo_push;
-	const char *opts = "+0h";
+	const char *opts = "+0lh";
 
 	if (strcmp(cmd, "pop") == 0) {
 		opts = "+0c:fnw:h";
-		lo = lo_push + 2;
+		lo = lo_push + 3;
 	} else if (strcmp(cmd, "run") == 0) {
 		opts = "+0c:fh";
 		lo = lo_run;
@@ -783,8 +1008,9 @@ parse_sub(struct pq *p, const char *cmd, int argc, char **argv,
 	}
 	while ((c = sub_getopt(argc, argv, opts, lo)) != -1) {
 		if (!big && !((c == '0' && (!strcmp(cmd, "dead") ||
-		    !strcmp(cmd, "peek"))) || (c == 'r' &&
-		    !strcmp(cmd, "dead"))))
+		    !strcmp(cmd, "peek"))) || ((c == 'r' || c == 'l') &&
+		    !strcmp(cmd, "dead")) || (c == 'j' &&
+		    (!strcmp(cmd, "stat") || !strcmp(cmd, "ls")))))
 			die(2, "%s: unknown option '%s'", cmd,
 			    argv[optind - 1]);
 		switch (c) {
@@ -807,6 +1033,15 @@ parse_sub(struct pq *p, const char *cmd, int argc, char **argv,
 			    &o->max_attempts) < 0)
 				die(2, "run: bad --max-attempts '%s'", optarg);
 			break;
+		case 'D':
+		case 'M':
+		case 'e':
+			if (duration_parse(optarg, c == 'D' ? &o->retry_delay :
+			    c == 'M' ? &o->retry_max : &o->delay) < 0)
+				die(2, "%s: bad --%s '%s'", cmd, c == 'e' ?
+				    "delay" : c == 'D' ? "retry-delay" :
+				    "retry-max", optarg);
+			break;
 		case 'c':
 			if (int_parse(optarg, 1, LLONG_MAX, &o->count) < 0)
 				die(2, "%s: bad COUNT '%s'", cmd, optarg);
@@ -814,6 +1049,12 @@ parse_sub(struct pq *p, const char *cmd, int argc, char **argv,
 			break;
 		case 'f':
 			o->forever = 1;
+			break;
+		case 'j':
+			o->json = 1;
+			break;
+		case 'l':
+			o->why = 1;
 			break;
 		case 'm':
 			if (size_parse(optarg, &o->max) < 0 ||
@@ -836,6 +1077,8 @@ parse_sub(struct pq *p, const char *cmd, int argc, char **argv,
 			break;
 		}
 	}
+	if (o->why && (o->requeue || p->delim != '\n'))
+		die(2, "dead: -l excludes --requeue and -0");
 	if (o->nowait && o->timeout >= 0)
 		die(2, "pop: -n and -w exclude each other");
 	if (o->forever && counted)
@@ -860,7 +1103,7 @@ dispatch(struct pq *p, const char *cmd, int argc, char **argv,
     struct opts *o)
 {
 	int sysv, more = !strcmp(cmd, "push") || !strcmp(cmd, "run"), st = 0;
-	char path[PATH_MAX], dbuf[PATH_MAX];
+	char path[PATH_MAX];
 	const char *spec;
 	struct store *s;
 	long long n;
@@ -869,18 +1112,21 @@ dispatch(struct pq *p, const char *cmd, int argc, char **argv,
 	    optind >= argc)) {
 		if (optind < argc)
 			die(2, "ls: unexpected argument '%s'", argv[optind]);
-		return cmd_list(p, cmd[0] == 's');
+		return cmd_list(p, cmd[0] == 's', o->json);
 	}
 	spec = one_queue(argc, argv, cmd, more);
 	optind++;
 	if ((sysv = strncmp(spec, "sysv:", 5) == 0)) {
+		if (o->delay > 0)
+			die(2, "push: --delay is not available for System V "
+			    "queues");
 		if (!strcmp(cmd, "push"))
 			return sysv_push(p, spec, argv + optind, argc - optind,
 			    o);
 		if (!strcmp(cmd, "pop"))
 			return sysv_pop(p, spec, o);
 		if (!strcmp(cmd, "len") || !strcmp(cmd, "stat"))
-			return sysv_stat(spec, cmd[0] == 'l');
+			return sysv_stat(spec, cmd[0] == 'l', o->json);
 		die(2, "%s: not available for System V queues", cmd);
 	}
 	if (strncmp(spec, "redis:", 6) == 0)
@@ -892,7 +1138,7 @@ dispatch(struct pq *p, const char *cmd, int argc, char **argv,
 			die(2, "run: COMMAND missing");
 	}
 	if (strcmp(cmd, "fsck") == 0) {
-		q_path(p, spec, &st, path, sizeof(path), dbuf, sizeof(dbuf));
+		q_path(p, spec, &st, path, sizeof(path));
 		if (access(path, F_OK) < 0)
 			die(1, "%s: no such queue (%s)", spec, path);
 		if ((n = store_fsck(path, &p->hooks)) < 0)
@@ -902,7 +1148,7 @@ dispatch(struct pq *p, const char *cmd, int argc, char **argv,
 	}
 	if (!strcmp(cmd, "pop") || !strcmp(cmd, "run"))
 		loop_setup(p);	/* stops are seen from here on */
-	if (!strcmp(cmd, "stat"))
+	if (!strcmp(cmd, "stat") && !o->json)
 		printf("name length bytes oldest-age inflight dead\n");
 	s = q_open(p, spec, !strcmp(cmd, "push") || !strcmp(cmd, "run") ||
 	    (!strcmp(cmd, "pop") && !o->nowait) ? STORE_CREATE :
@@ -918,15 +1164,18 @@ dispatch(struct pq *p, const char *cmd, int argc, char **argv,
 			die(1, "%s: no such queue (%s)", spec, path);
 		return strcmp(cmd, "len") != 0;
 	}
-	if (!strcmp(cmd, "push"))
+	if (!strcmp(cmd, "push")) {
+		if (o->delay > 0)
+			store_push_delay(s, clock_wall() + o->delay);
 		st = store_push_input(s, argv + optind, argc - optind,
 		    STDIN_FILENO, p->delim, o->max, o->sync) < 0;
-	else if (!strcmp(cmd, "pop") || !strcmp(cmd, "run")) {
+	} else if (!strcmp(cmd, "pop") || !strcmp(cmd, "run")) {
 		if (!o->nowait && store_watch(s) >= 0 && loop_fd(p->loop,
 		    store_watch(s), LOOP_IN, on_watch, p) < 0)
 			die(1, "loop:");	/* before the first look */
 		if (cmd[1] == 'o') {
 			out_setup(p);
+			out_watch_errors(p);
 			st = pop_store(p, s, o);
 		} else
 			st = run_store(p, s, spec, o, argv + optind);
@@ -950,7 +1199,7 @@ main(int argc, char **argv)
 	    " push pop run peek len stat ls purge dead fsck ";
 	struct pq p = { .delim = '\n' };
 	struct opts o = { .timeout = -1, .count = 1, .max_attempts = 5,
-	    .max = 1 << 20, .lease = -1 };
+	    .max = 1 << 20, .lease = -1, .retry_max = 600 * NS_PER_SEC };
 	char word[32];
 	const char *cmd;
 	int c, st;

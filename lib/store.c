@@ -39,6 +39,7 @@
 #include <sys/time.h>
 #include <sys/types.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "clock.h"
@@ -53,6 +54,10 @@
 #define READ_CHUNK	(64 * 1024)
 #define HOLD_MAX	256		/* messages per hold of HEAD */
 #define ROLL_EMPTY	(64 * 1024)	/* an empty tail this big is rolled */
+#define F_NOTE		0x80000000u	/* dead letter: a note follows the
+					 * message; its length in the low
+					 * 16 bits of flags */
+#define NOTE_LEN(r)	((r)->flags & F_NOTE ? (r)->flags & 0xffff : 0)
 
 enum { LK_APPEND = 0, LK_HEAD = 1, LK_DEAD = 2 };
 
@@ -135,6 +140,10 @@ struct store {
 	uint64_t roff;		/* file offset of rbuf[0] */
 	int watch;		/* -1 until store_watch */
 	int held, hold;		/* HEAD held; messages taken under it */
+	int64_t push_due;	/* store_push_delay: 0 none */
+	int64_t next_due;	/* earliest delayed message, wall ns */
+	int64_t scanned;	/* last look at lease/, monotonic ns */
+	unsigned long made;	/* delayed files made by this process */
 };
 
 /* ---- reports ---- */
@@ -420,6 +429,38 @@ store_dir_private(const char *d)
 	if (!S_ISDIR(sb.st_mode) || sb.st_uid != getuid() ||
 	    (sb.st_mode & 077) != 0) {
 		errno = EPERM;
+		return -1;
+	}
+	return 0;
+}
+
+int
+store_path(const char *dir, const char *spec, char *path, size_t size,
+    int *flags)
+{
+	char dbuf[PATH_MAX];
+	const char *d;
+	int is_tmp, n;
+
+	if (spec[0] == '/' || (spec[0] == '.' && spec[1] == '/')) {
+		n = snprintf(path, size, "%s", spec);
+	} else {
+		if (!store_name_valid(spec)) {
+			errno = EINVAL;
+			return -1;
+		}
+		d = store_dir(dir, dbuf, sizeof(dbuf), &is_tmp);
+		n = snprintf(path, size, "%s/%s", d, spec);
+		*flags |= STORE_MKDIRS | (is_tmp ? STORE_SHARED : 0);
+		/* In a shared /tmp, anyone could have made it first. */
+		if (is_tmp && access(d, F_OK) == 0 &&
+		    store_dir_private(d) < 0) {
+			errno = EPERM;
+			return -1;
+		}
+	}
+	if (n < 0 || (size_t)n >= size - 64) {
+		errno = ENAMETOOLONG;
 		return -1;
 	}
 	return 0;
@@ -827,6 +868,7 @@ int
 store_open(struct store **sp, const char *path, int flags,
     const struct store_hooks *h)
 {
+	char dir[PATH_MAX];
 	struct store *s;
 	int e;
 
@@ -847,14 +889,28 @@ store_open(struct store **sp, const char *path, int flags,
 	}
 	snprintf(s->path, sizeof(s->path), "%s", path);
 	s->name = h != NULL && h->name != NULL ? h->name : s->path;
-	if (open_state(s, flags) < 0 || map_state(s) < 0 || validate(s) < 0) {
-		e = errno;
-		store_close(s);
-		errno = e;
-		return -1;
+	if (open_state(s, flags) < 0 || map_state(s) < 0 || validate(s) < 0)
+		goto fail;
+	if ((flags & (STORE_SHARED | STORE_CREATE)) ==
+	    (STORE_SHARED | STORE_CREATE)) {
+		/* We may have made the shared directory just now: it
+		 * must be ours alone (someone may have raced us to it). */
+		parent_of(s->path, dir, sizeof(dir));
+		if (store_dir_private(dir) < 0) {
+			report(h, STORE_ERROR, 0, "%s is not a private "
+			    "directory of this user (set PQUEUE_DIR or "
+			    "XDG_RUNTIME_DIR)", dir);
+			errno = EPERM;
+			goto fail;
+		}
 	}
 	*sp = s;
 	return 0;
+fail:
+	e = errno;
+	store_close(s);
+	errno = e;
+	return -1;
 }
 
 void
@@ -1024,6 +1080,52 @@ append_locked(struct store *s, struct store_batch *b, int sync)
 	return 0;
 }
 
+/* Each record of b into a file of its own, lease/0.@DUE.PID.N (DUE in
+ * hex ns since the epoch), written under a dot name and renamed, so a
+ * reclaimer sees it whole or not at all. Its id stays 0 (the CRC is
+ * sealed with 0) and its attempt 0: once due, lease_reclaim appends it
+ * with a fresh id and attempt 1. 0, or -1 (reported). */
+static int
+delay_write(struct store *s, struct store_batch *b, int sync)
+{
+	char tmp[PATH_MAX + 64], p[PATH_MAX + 64];
+	struct rec r;
+	size_t o;
+	int fd, ok;
+
+	for (o = 0; o < b->len; o += HDR + r.len) {
+		memcpy(&r, b->buf + o, HDR);
+		r.attempt = 0;
+		r.id = 0;
+		r.crc = crc_final(crc_partial(&r, b->buf + o + HDR), 0);
+		memcpy(b->buf + o, &r, HDR);
+		snprintf(tmp, sizeof(tmp), "%s/lease/.new.%ld.%lu", s->path,
+		    (long)getpid(), s->made);
+		snprintf(p, sizeof(p), "%s/lease/0.@%016llx.%ld.%lu", s->path,
+		    (unsigned long long)s->push_due, (long)getpid(), s->made++);
+		fd = open_retry(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+		    0600);
+		if (fd < 0)
+			FAIL(s, "%s: cannot create %s", s->name, tmp);
+		ok = io_write_all(fd, b->buf + o, HDR + r.len) >= 0 &&
+		    (!sync || fdatasync(fd) == 0) && rename(tmp, p) == 0;
+		if (!ok) {
+			unlink(tmp);
+			close(fd);
+			FAIL(s, "%s: cannot write the delayed message %s",
+			    s->name, p);
+		}
+		close(fd);	/* after the rename: the event wakes waiters */
+	}
+	return 0;
+}
+
+void
+store_push_delay(struct store *s, int64_t due)
+{
+	s->push_due = due;
+}
+
 int
 store_push(struct store *s, struct store_batch *b, int sync)
 {
@@ -1031,6 +1133,8 @@ store_push(struct store *s, struct store_batch *b, int sync)
 
 	if (b->nrec == 0)
 		return 0;
+	if (s->push_due > 0)
+		return delay_write(s, b, sync);
 	if (lock(s, LK_APPEND, F_WRLCK) < 0)
 		return -1;
 	r = append_locked(s, b, sync);
@@ -1415,7 +1519,8 @@ lease_reclaim(struct store *s)
 	struct flock fl;
 	struct stat sb;
 	struct rec r;
-	char *buf;
+	char *buf, *at;
+	int64_t now, due;
 	DIR *d;
 	int dfd, fd, n = 0, ok;
 
@@ -1425,9 +1530,18 @@ lease_reclaim(struct store *s)
 		close(dfd);
 		return 0;
 	}
+	now = clock_wall();
+	s->next_due = INT64_MAX;
+	s->scanned = clock_mono();
 	while ((de = readdir(d)) != NULL) {
 		if (de->d_name[0] == '.')
 			continue;
+		if ((at = strchr(de->d_name, '@')) != NULL &&
+		    (due = (int64_t)strtoull(at + 1, NULL, 16)) > now) {
+			if (due < s->next_due)
+				s->next_due = due;
+			continue;	/* delayed, not yet due */
+		}
 		fd = openat_retry(dfd, de->d_name, O_RDONLY | O_CLOEXEC);
 		if (fd < 0)
 			continue;
@@ -1504,6 +1618,12 @@ store_take(struct store *s, struct store_msg *m)
 			s->held = 1;
 			s->hold = 0;
 			s->rlen = 0;	/* see tail_empty */
+			/* A busy queue is never empty: look for delayed
+			 * messages that came due (and others' new ones
+			 * once a second) while it is not. */
+			if ((clock_wall() >= s->next_due || clock_mono() -
+			    s->scanned > NS_PER_SEC) && lease_reclaim(s) < 0)
+				goto fail;
 		}
 		HEAD_LOAD(s, &h);
 		TAIL_LOAD(s, &t);
@@ -1739,6 +1859,35 @@ dead_append(struct store *s, struct store_batch *b)
 	return 0;
 }
 
+/* The dead letter of l with its note: message and note as one payload,
+ * F_NOTE and the note's length in flags (so old dead letters, flags 0,
+ * read as they are). 0, or -1 with errno ENOMEM. */
+static int
+note_put(struct store_batch *b, const struct store_lease *l)
+{
+	size_t nl = l->notelen > STORE_NOTE_MAX ? STORE_NOTE_MAX : l->notelen;
+	size_t off = b->len;
+	struct rec r;
+	char *p;
+
+	if ((p = malloc(l->m.len + nl)) == NULL)
+		return -1;
+	memcpy(p, l->data, l->m.len);
+	memcpy(p + l->m.len, l->note + (l->notelen - nl), nl);
+	if (batch_put(b, p, l->m.len + nl, l->m.id, l->m.time,
+	    l->m.attempt) < 0) {
+		free(p);
+		return -1;
+	}
+	memcpy(&r, b->buf + off, HDR);
+	r.flags = F_NOTE | (uint32_t)nl;
+	r.crc = 0;
+	r.crc = crc_partial(&r, p);	/* finished by batch_seal */
+	memcpy(b->buf + off, &r, HDR);
+	free(p);
+	return 0;
+}
+
 int
 store_settle(struct store *s, struct store_lease *l, int how)
 {
@@ -1746,7 +1895,11 @@ store_settle(struct store *s, struct store_lease *l, int how)
 	uint32_t a = l->m.attempt + (how == STORE_AGAIN ? 1 : 0);
 	int r;
 
-	if (batch_put(&b, l->data, l->m.len, l->m.id, l->m.time, a) < 0) {
+	if (how == STORE_DEAD && l->notelen > 0) {
+		r = note_put(&b, l);
+	} else
+		r = batch_put(&b, l->data, l->m.len, l->m.id, l->m.time, a);
+	if (r < 0) {
 		report(&s->h, STORE_ERROR, errno, "out of memory");
 		r = -1;
 	} else if (how == STORE_DEAD) {
@@ -1761,10 +1914,37 @@ store_settle(struct store *s, struct store_lease *l, int how)
 	return r;
 }
 
+int
+store_settle_delay(struct store *s, struct store_lease *l, int64_t due)
+{
+	char p[PATH_MAX + 64];
+	int r = 0;
+
+	snprintf(p, sizeof(p), "%s/lease/%llu.@%016llx", s->path,
+	    (unsigned long long)l->m.id, (unsigned long long)due);
+	/* Still locked by us until lease_free closes it: no reclaimer
+	 * takes it before we are done. */
+	if (rename(l->path, p) < 0) {
+		report(&s->h, STORE_WARN, errno, "%s: cannot delay message "
+		    "%llu; it comes back at once", s->name,
+		    (unsigned long long)l->m.id);
+		r = -1;
+	}
+	lease_free(l);
+	return r;
+}
+
+int64_t
+store_next_due(const struct store *s)
+{
+	return s->next_due == INT64_MAX ? -1 : s->next_due;
+}
+
 /* ---- stat, purge, dead letters ---- */
 
+/* The lease files: held ones (delayed 0) or delayed ones (1). */
 static int
-count_leases(const struct store *s)
+count_leases(const struct store *s, int delayed)
 {
 	struct dirent *de;
 	DIR *d;
@@ -1776,7 +1956,8 @@ count_leases(const struct store *s)
 		return 0;
 	}
 	while ((de = readdir(d)) != NULL)
-		if (de->d_name[0] != '.')
+		if (de->d_name[0] != '.' &&
+		    (strchr(de->d_name, '@') != NULL) == delayed)
 			n++;
 	closedir(d);
 	return n;
@@ -1849,7 +2030,8 @@ store_stat(struct store *s, struct store_stat *st)
 		return -1;
 	st->dead = dead_scan(s, NULL, NULL);
 	unlock(s, LK_DEAD);
-	st->inflight = (uint64_t)count_leases(s);
+	st->inflight = (uint64_t)count_leases(s, 0);
+	st->delayed = (uint64_t)count_leases(s, 1);
 	return 0;
 }
 
@@ -1871,6 +2053,26 @@ dead_truncate(struct store *s)
 	snprintf(p, sizeof(p), "%s/dead", s->path);
 	atomic_store(&s->st->dead_len, 0);
 	truncate(p, 0);
+}
+
+/* Remove the delayed messages (lease/ *@*); held leases stay. */
+static void
+delayed_unlink(struct store *s)
+{
+	struct dirent *de;
+	DIR *d;
+	int fd;
+
+	if ((fd = lease_dirfd(s)) < 0)
+		return;
+	if ((d = fdopendir(fd)) == NULL) {
+		close(fd);
+		return;
+	}
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.' && strchr(de->d_name, '@') != NULL)
+			unlinkat(fd, de->d_name, 0);
+	closedir(d);
 }
 
 int
@@ -1896,6 +2098,7 @@ store_purge(struct store *s)
 		seg_unlink_range(s, h.seg, t.seg);
 	tail_empty(s, &t);	/* a purge gives the disk space back */
 	dead_truncate(s);
+	delayed_unlink(s);
 	unlock(s, LK_APPEND);
 	unlock(s, LK_HEAD);
 	unlock(s, LK_DEAD);
@@ -1904,6 +2107,7 @@ store_purge(struct store *s)
 
 struct walk {
 	int (*fn)(void *, const char *, size_t);
+	int (*list)(void *, const struct store_dead *);
 	void *arg;
 	struct store *s;
 	struct store_batch b;
@@ -1914,12 +2118,75 @@ static int
 walk_one(void *arg, const struct rec *r, const char *data)
 {
 	struct walk *w = arg;
+	struct store_dead d;
+	int k;
 
-	if (w->fn(w->arg, data, r->len) < 0) {
+	d.data = data;
+	d.len = r->len - NOTE_LEN(r);
+	d.note = data + d.len;
+	d.notelen = NOTE_LEN(r);
+	d.id = r->id;
+	d.time = r->time;
+	d.attempt = r->attempt;
+	k = w->list != NULL ? w->list(w->arg, &d) : w->fn(w->arg, data, d.len);
+	if (k < 0) {
 		w->failed = 1;
 		return -1;
 	}
 	return 0;
+}
+
+size_t
+store_note_make(char *buf, size_t size, int64_t time, int wstatus,
+    const char *tail, size_t taillen)
+{
+	int n;
+
+	n = snprintf(buf, size, "%lld %s %d\n", (long long)time,
+	    WIFSIGNALED(wstatus) ? "signal" : "exit", WIFSIGNALED(wstatus) ?
+	    WTERMSIG(wstatus) : WEXITSTATUS(wstatus));
+	if (n < 0 || (size_t)n >= size)
+		return 0;
+	if (taillen > size - (size_t)n)
+		taillen = size - (size_t)n;
+	memcpy(buf + n, tail, taillen);
+	return (size_t)n + taillen;
+}
+
+int
+store_note_parse(const struct store_dead *d, struct store_note *n)
+{
+	char first[64], how[16];
+	const char *e;
+	long long t;
+
+	memset(n, 0, sizeof(*n));
+	if (d->notelen == 0 ||
+	    (e = memchr(d->note, '\n', d->notelen)) == NULL ||
+	    (size_t)(e - d->note) >= sizeof(first))
+		return -1;
+	memcpy(first, d->note, (size_t)(e - d->note));
+	first[e - d->note] = '\0';
+	if (sscanf(first, "%lld %15s %d", &t, how, &n->status) != 3)
+		return -1;
+	n->time = t;
+	n->signaled = strcmp(how, "signal") == 0;
+	n->tail = e + 1;
+	n->taillen = d->notelen - (size_t)(e + 1 - d->note);
+	return 0;
+}
+
+int
+store_dead_list(struct store *s,
+    int (*fn)(void *arg, const struct store_dead *d), void *arg)
+{
+	struct walk w = { .list = fn, .arg = arg };
+
+	if (lock(s, LK_DEAD, F_RDLCK) < 0)
+		return -1;
+	dead_scan(s, walk_one, &w);
+	unlock(s, LK_DEAD);
+	return w.failed ? -1 : 0;
 }
 
 int
@@ -1940,7 +2207,8 @@ requeue_one(void *arg, const struct rec *r, const char *data)
 {
 	struct walk *w = arg;
 
-	if (batch_put(&w->b, data, r->len, r->id, r->time, 1) < 0) {
+	if (batch_put(&w->b, data, r->len - NOTE_LEN(r), r->id, r->time,
+	    1) < 0) {
 		w->failed = 1;
 		return -1;
 	}

@@ -8,9 +8,15 @@
  *                  up); a writer rolls to the next segment past 64 MiB
  *   dead           dead-letter log, same record format
  *   lease/ID.PID   one message leased by a runner, write-locked by it
+ *   lease/ID.@DUE  a message whose retry waits until DUE (16 hex digits,
+ *                  ns since the epoch): a lease given back with a delay
+ *   lease/0.@DUE.PID.N  a message pushed with a delay (id 0, attempt 0)
  * A record is a 32-byte header { u32 len, u32 crc32c, u64 id, i64 push
  * time (ns), u32 attempt, u32 flags } in host byte order, then len bytes.
  * The CRC covers the header fields but crc, then the data, then the id.
+ * A dead letter may carry a note (why it died) after its message: then
+ * flags has bit 31 set and the note's length in its low 16 bits, and len
+ * counts both; older dead letters have flags 0 and read as they are.
  * A position is { segment, offset, seq, bytes }: seq counts records and
  * bytes payload since the queue was made, so length = tail.seq - head.seq.
  *
@@ -29,6 +35,16 @@
  * contended lock is waited for by the caller's lock-wait hook, so the
  * caller decides how a wait is interrupted.
  *
+ * Format version. `state` says version 1. Version 1 queues made before
+ * delays existed are read as they are: the delayed files are an addition
+ * inside lease/, so nothing is rewritten. An older pqueue that meets a
+ * delayed file takes it for the lease of a dead holder and delivers the
+ * message at once (early, never lost). Once due, a delayed file is
+ * appended at the tail with attempt + 1 (a fresh id for id 0) and
+ * removed, as a dead holder's lease is; consumers look for due ones when
+ * the queue is empty and, while it is not, whenever they take HEAD and
+ * one is due (or a second has passed since their last look).
+ *
  * Library rules: nothing here prints or exits. Failures and warnings go
  * to the caller's report hook as one line of text (and an errno), then
  * the function returns -1 with errno set.
@@ -41,6 +57,7 @@
 
 #define STORE_MSG_LIMIT	(1ULL << 30)	/* longest message */
 #define STORE_FLUSH_AT	(1 << 20)	/* a good batch size, bytes */
+#define STORE_NOTE_MAX	8192		/* longest dead-letter note kept */
 
 struct store;
 
@@ -61,10 +78,22 @@ enum {
 	STORE_CREATE = 1,	/* make the queue if missing */
 	STORE_MKDIRS = 2,	/* with CREATE: make the parent (mkdir -p) */
 	STORE_READ = 4,		/* may open state read-only (EROFS, EACCES) */
+	STORE_SHARED = 8,	/* the parent is the shared /tmp directory:
+				 * after CREATE it must be ours alone */
 };
 
+/* The path of the queue spec in path: "/PATH" and "./PATH" as given, a
+ * NAME under store_dir(dir); for a NAME, *flags gets STORE_MKDIRS, and
+ * STORE_SHARED for the shared /tmp directory. 0, or -1 with errno:
+ * EINVAL an invalid name, ENAMETOOLONG, EPERM the shared directory
+ * exists and is not private (store_dir_private). Nothing reported. */
+int store_path(const char *dir, const char *spec, char *path, size_t size,
+    int *flags);
+
 /* Open the queue at path. 0 with *sp set, or -1 with errno: ENOENT when
- * it does not exist and STORE_CREATE is not given (not reported),
+ * it does not exist and STORE_CREATE is not given (not reported), EPERM
+ * when STORE_SHARED and CREATE are given and the parent directory is
+ * not private (reported),
  * EUCLEAN when state and segments disagree (reported; see store_fsck),
  * others reported. */
 int store_open(struct store **sp, const char *path, int flags,
@@ -111,6 +140,11 @@ int store_push(struct store *s, struct store_batch *b, int sync);
 int store_push_input(struct store *s, char **msgs, int n, int fd,
     int delim, uint64_t max, int sync);
 
+/* From now on, store_push (and store_push_input) writes each message as
+ * a delayed one, not delivered before due (wall ns since the epoch); 0
+ * ends that. */
+void store_push_delay(struct store *s, int64_t due);
+
 /* A lock-wait hook (struct store_hooks) for callers that block their
  * stop signals (lib/loop): F_SETLKW, woken by a repeating 10 ms
  * SIGALRM (handler installed for the wait, restored after) to look for
@@ -156,6 +190,10 @@ struct store_lease {
 	char *path;
 	char *data;		/* a copy of the message */
 	struct store_msg m;
+	/* Set by the caller before store_settle(STORE_DEAD): why it died,
+	 * kept with the dead letter (its last STORE_NOTE_MAX bytes). */
+	const char *note;
+	size_t notelen;
 };
 /* Lease m (from store_take), commit the head and release HEAD. The
  * lease file holds the record and then delim. 0, or -1 (reported;
@@ -169,6 +207,14 @@ enum { STORE_AGAIN, STORE_ASIS, STORE_DEAD };
  * the lease file stays (unlocked once closed), so the message comes
  * back later. Either way l is closed and freed. */
 int store_settle(struct store *s, struct store_lease *l, int how);
+/* Give the lease back to come again (attempt + 1) at due (wall ns): the
+ * lease file is renamed to a delayed one, so nothing is appended. 0, or
+ * -1 (reported): the lease stays and comes back at once. l is closed and
+ * freed either way. */
+int store_settle_delay(struct store *s, struct store_lease *l, int64_t due);
+/* The earliest due time (wall ns) of a delayed message seen by this
+ * store's last look (store_take finding the queue empty), or -1. */
+int64_t store_next_due(const struct store *s);
 /* The message was handled: remove the lease. */
 void store_done(struct store *s, struct store_lease *l);
 
@@ -176,13 +222,15 @@ struct store_stat {
 	uint64_t length, bytes;
 	int64_t oldest;		/* push time of the oldest, -1 if empty */
 	uint64_t inflight, dead;
+	uint64_t delayed;	/* messages waiting for their time */
 };
 /* Fill *st. 0, or -1 with errno. */
 int store_stat(struct store *s, struct store_stat *st);
 /* The number of messages (tail.seq - head.seq). */
 uint64_t store_len(struct store *s);
 
-/* Drop every message and dead letter; the tail segment is emptied.
+/* Drop every message, delayed message and dead letter; the tail
+ * segment is emptied; held leases stay.
  * 0 or -1 with errno. */
 int store_purge(struct store *s);
 
@@ -191,7 +239,37 @@ int store_purge(struct store *s);
  * wait was interrupted (EINTR). */
 int store_dead_walk(struct store *s,
     int (*fn)(void *arg, const char *data, size_t len), void *arg);
-/* Move every dead letter back to the queue (attempt 1). 0 or -1. */
+/* A dead letter as store_dead_list hands it out. */
+struct store_dead {
+	const char *data;	/* the message */
+	size_t len;
+	const char *note;	/* why it died; notelen 0: no note (older) */
+	size_t notelen;
+	uint64_t id;
+	int64_t time;		/* push time, ns since the epoch */
+	uint32_t attempt;	/* the attempts it had */
+};
+/* Like store_dead_walk, with each letter's note and header. */
+int store_dead_list(struct store *s,
+    int (*fn)(void *arg, const struct store_dead *d), void *arg);
+/* A dead letter's note: "TIME exit|signal N\n" and then the tail of the
+ * command's stderr. store_note_make writes one for wait status wstatus
+ * at time (wall ns) into buf and returns its length (the tail cut to
+ * fit; 0 when even the first line does not). */
+size_t store_note_make(char *buf, size_t size, int64_t time, int wstatus,
+    const char *tail, size_t taillen);
+struct store_note {
+	int64_t time;		/* when it died, ns since the epoch */
+	int signaled;		/* status is a signal number, else exit */
+	int status;
+	const char *tail;	/* stderr tail, in d's note */
+	size_t taillen;
+};
+/* Read d's note into *n: 0, or -1 when it has none (or not one of ours). */
+int store_note_parse(const struct store_dead *d, struct store_note *n);
+
+/* Move every dead letter back to the queue (attempt 1), notes dropped.
+ * 0 or -1. */
 int store_dead_requeue(struct store *s);
 
 /* Rebuild `state` from the CRC-checked records of the segments at path:

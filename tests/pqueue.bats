@@ -511,3 +511,138 @@ kill_child_of() {
 		msg_receive($q, 0, $t, 8192, $m, false); echo $m;'
 	[ "$output" = "hello from pqueue" ]
 }
+
+@test "pqueue: an idle pop -f whose reader is gone exits 0 at once" {
+	pqueue push warm x
+	pqueue pop warm >/dev/null	# the queue exists and is empty
+	local t0 t1
+	t0=$(usec_now)
+	run -0 timeout 10 bash -c 'pqueue pop -f warm | true; exit ${PIPESTATUS[0]}'
+	t1=$(usec_now)
+	echo "pop -f: $(( (t1 - t0) / 1000 )) ms"
+	[ $(( t1 - t0 )) -lt 1000000 ]
+	# The same for -w: gone is gone, whatever the deadline.
+	t0=$(usec_now)
+	run -0 timeout 10 bash -c 'pqueue pop -w 5s warm | true; exit ${PIPESTATUS[0]}'
+	t1=$(usec_now)
+	[ $(( t1 - t0 )) -lt 1000000 ]
+	[ "$(pqueue len warm)" = 0 ]
+}
+
+@test "pqueue: run --retry-delay retries after about 1 s and 2 s, and later jobs run meanwhile" {
+	cat > h.sh <<'EOS'
+#!/bin/bash
+read -r m
+echo "$m $PQUEUE_ATTEMPT ${EPOCHREALTIME/[.,]/}" >> log
+[ "$m" != flaky ] || [ "$PQUEUE_ATTEMPT" -ge 3 ]
+EOS
+	chmod +x h.sh
+	pqueue push rq flaky j1 j2
+	spawn_bg pqueue -q run -f --retry-delay 1s rq -- ./h.sh
+	local pid=$!
+	wait_for 10 grep -q '^j2 ' log
+	pqueue push rq j3		# pushed while flaky waits
+	wait_for 15 grep -q '^flaky 3 ' log
+	kill -TERM "$pid"
+	wait_for 5 gone "$pid"
+	cat log
+	local t1 t2 t3 j3
+	t1=$(awk '$1 == "flaky" && $2 == 1 { print $3 }' log)
+	t2=$(awk '$1 == "flaky" && $2 == 2 { print $3 }' log)
+	t3=$(awk '$1 == "flaky" && $2 == 3 { print $3 }' log)
+	j3=$(awk '$1 == "j3" { print $3 }' log)
+	echo "waits: $(( (t2 - t1) / 1000 )) ms, $(( (t3 - t2) / 1000 )) ms"
+	# 1 s and 2 s, give or take the 10 % jitter and a loaded machine
+	[ $(( t2 - t1 )) -ge 850000 ] && [ $(( t2 - t1 )) -le 1800000 ]
+	[ $(( t3 - t2 )) -ge 1750000 ] && [ $(( t3 - t2 )) -le 3200000 ]
+	# j1, j2 and j3 ran while flaky waited
+	[ "$(sed -n 2p log | cut -d' ' -f1)" = j1 ]
+	[ "$(sed -n 3p log | cut -d' ' -f1)" = j2 ]
+	[ "$j3" -lt "$t3" ]
+	[ "$(pqueue len rq)" = 0 ]
+	[ "$(pqueue stat rq | awk 'NR == 2 { print $6 }')" = 0 ]
+}
+
+@test "pqueue: push --delay holds a message back without holding up the others" {
+	pqueue push --delay 1s dq later
+	pqueue push dq now
+	run -0 pqueue pop -n dq
+	[ "$output" = now ]
+	run -1 pqueue pop -n dq
+	[ "$(pqueue len dq)" = 0 ]
+	local t0 t1
+	t0=$(usec_now)
+	run -0 timeout 10 pqueue pop dq		# waits for it, no push needed
+	t1=$(usec_now)
+	[ "$output" = later ]
+	[ $(( t1 - t0 )) -le 2000000 ]
+	pqueue push --delay 1h dq gone
+	pqueue purge dq
+	[ "$(pqueue stat --json dq | python3 -c 'import json,sys; print(json.load(sys.stdin)["delayed"])')" = 0 ]
+	run -2 pqueue push --delay -1s dq x
+	[[ "$output" == "pqueue: push: bad --delay '-1s'" ]]
+	run -2 pqueue run --retry-delay 1x dq -- true
+	[[ "$output" == "pqueue: run: bad --retry-delay '1x'" ]]
+	[ "$(pqueue len dq)" = 0 ]
+}
+
+@test "pqueue: stat --json and ls --json: one object per queue, counts as len" {
+	pqueue push ja 1 2 3
+	pqueue push 'jb' x
+	pqueue push --delay 1h jb later
+	pqueue run -c 1 --max-attempts 1 ja -- false || true	# one dead
+	run -0 pqueue stat --json ja
+	[ "${#lines[@]}" = 1 ]
+	echo "$output" | python3 -m json.tool
+	python3 -c '
+import json, sys
+o = json.loads(sys.argv[1])
+assert sorted(o) == sorted(["name", "length", "bytes", "oldest_age",
+    "leased", "delayed", "dead"]), o
+assert o["name"] == "ja" and o["length"] == int(sys.argv[2]), o
+assert o["dead"] == 1 and o["leased"] == 0 and o["delayed"] == 0, o
+assert o["bytes"] == 2 and o["oldest_age"] >= 0, o
+' "$output" "$(pqueue len ja)"
+	run -0 pqueue ls --json
+	[ "${#lines[@]}" = 2 ]
+	echo "$output" | python3 -m json.tool --json-lines
+	python3 -c '
+import json, sys
+q = {o["name"]: o for o in map(json.loads, sys.argv[1].splitlines())}
+assert q["jb"]["length"] == 1 and q["jb"]["delayed"] == 1, q
+assert q["ja"]["length"] == 2, q
+' "$output"
+	run -2 pqueue stat --jsno ja
+	[ "$output" = "pqueue: unknown option '--jsno'" ]
+	[ "$(pqueue len ja)" = 2 ]
+}
+
+@test "pqueue: dead -l shows the exit status and the stderr tail of a dead job" {
+	pqueue push dl hello
+	run -3 --separate-stderr pqueue run --max-attempts 1 dl -- \
+	    sh -c 'cat >/dev/null; seq 1 2000 >&2; echo "oops: disk on fire" >&2; exit 3'
+	# stderr still reaches ours as it comes
+	[[ "$stderr" == *"oops: disk on fire"* ]]
+	run -0 pqueue dead -l dl
+	echo "$output"
+	[[ "${lines[0]}" =~ ^message\ 1:\ attempts\ 1,\ exit\ status\ 3,\ died\ 2[0-9-]+\ [0-9:]+\ UTC$ ]]
+	[ "${lines[-2]}" = "  stderr: oops: disk on fire" ]
+	[ "${lines[-1]}" = "  message: hello" ]
+	# bounded: about 4 KiB of stderr, not all 2000 lines
+	[ "${#lines[@]}" -lt 1000 ]
+	[ "$(pqueue dead dl)" = hello ]		# the plain list is unchanged
+	run -2 pqueue dead -l --requeue dl
+	[ "$output" = "pqueue: dead: -l excludes --requeue and -0" ]
+	pqueue dead --requeue dl
+	[ "$(pqueue pop -n dl)" = hello ]
+	run -0 pqueue dead -l dl
+	[ -z "$output" ]
+}
+
+@test "pqueue: dead -l names the signal that killed a dead job" {
+	pqueue push dk msg
+	pqueue run --max-attempts 1 dk -- sh -c 'kill -9 $$' || true
+	run -0 pqueue dead -l dk
+	[[ "${lines[0]}" == "message 1: attempts 1, killed by signal 9, died "* ]]
+	[ "${lines[1]}" = "  message: msg" ]
+}
