@@ -54,6 +54,8 @@ struct opts {
 	int pgroup;
 	int max_restarts;
 	int64_t restart_window;
+	int ready;
+	int64_t ready_timeout;
 	char **cmd;
 };
 
@@ -73,6 +75,14 @@ struct prefork {
 	int rolling;		/* a reload runs: READY=1 when it is done */
 	int failed;		/* exit 1 in dispatch mode */
 	int gave_up;		/* --max-restarts hit: exit 1 */
+};
+
+/* --ready: a worker's own NOTIFY_SOCKET (lib/notify's receiving side). */
+struct ready_sock {
+	struct prefork *pf;
+	struct pool_worker *w;
+	int fd;
+	char name[64];
 };
 
 static void usage(void) __attribute__((noreturn));
@@ -117,6 +127,10 @@ usage(void)
 	    "group\n"
 	    "      --max-restarts N/D give up when a worker crashes more than "
 	    "N times in D\n"
+	    "      --ready            workers report READY=1 to their "
+	    "NOTIFY_SOCKET; HUP waits for it\n"
+	    "      --ready-timeout D  time a worker has to be ready "
+	    "(default 60s)\n"
 	    "  -q, --quiet            no notices\n"
 	    "  -v, --verbose          event lines\n"
 	    "  -h, --help             this help\n"
@@ -191,7 +205,8 @@ listen_arg(struct opts *o, const char *arg)
 	o->nls++;
 }
 
-enum { OPT_WINDOW = 256, OPT_RETRY, OPT_NO_GROUP, OPT_MAX_RESTARTS };
+enum { OPT_WINDOW = 256, OPT_RETRY, OPT_NO_GROUP, OPT_MAX_RESTARTS,
+	OPT_READY, OPT_READY_TIMEOUT };
 
 static const struct option longs[] = {
 	{ "workers", required_argument, NULL, 'n' },
@@ -211,6 +226,8 @@ static const struct option longs[] = {
 	{ "retry", required_argument, NULL, OPT_RETRY },
 	{ "no-group", no_argument, NULL, OPT_NO_GROUP },
 	{ "max-restarts", required_argument, NULL, OPT_MAX_RESTARTS },
+	{ "ready", no_argument, NULL, OPT_READY },
+	{ "ready-timeout", required_argument, NULL, OPT_READY_TIMEOUT },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
@@ -218,7 +235,8 @@ static const struct option longs[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
-/* One option; returns 1 for --window, 2 for --retry (checked later). */
+/* One option; returns 1 for --window, 2 for --retry, 3 for
+ * --ready-timeout (checked later). */
 static int
 opt_one(struct opts *o, int c, char **argv)
 {
@@ -291,6 +309,12 @@ opt_one(struct opts *o, int c, char **argv)
 	case OPT_MAX_RESTARTS:
 		restarts_arg(o, optarg);
 		break;
+	case OPT_READY:
+		o->ready = 1;
+		break;
+	case OPT_READY_TIMEOUT:
+		o->ready_timeout = dur_arg("ready timeout", optarg, 1);
+		return 3;
 	default:
 		die_badopt(c, argv);
 	}
@@ -320,6 +344,10 @@ opts_parse(struct opts *o, int argc, char **argv)
 		die(2, "--retry needs -R");
 	if (o->maxreq && !o->dispatch)
 		die(2, "-m needs -L, -0 or -R");
+	if ((seen & 8) && !o->ready)
+		die(2, "--ready-timeout needs --ready");
+	if (o->ready && o->dispatch)
+		die(2, "--ready cannot be used with -L, -0 or -R");
 	if (o->n == 0) {
 		cpus = sysconf(_SC_NPROCESSORS_ONLN);
 		o->n = cpus < 1 ? 1 : cpus > POOL_MAX_WORKERS ?
@@ -339,6 +367,67 @@ opts_parse(struct opts *o, int argc, char **argv)
 
 /* ---- the pool's callbacks ---- */
 
+static void
+ready_close(struct prefork *pf, struct pool_worker *w)
+{
+	struct ready_sock *r = w->data;
+
+	if (r == NULL)
+		return;
+	if (loop_fd(pf->loop, r->fd, 0, NULL, NULL) < 0)
+		warn("loop:");
+	close(r->fd);
+	free(r);
+	w->data = NULL;
+}
+
+static void
+on_ready_sock(struct loop *l, int fd, int events, void *arg)
+{
+	struct ready_sock *r = arg;
+	struct prefork *pf = r->pf;
+	struct pool_worker *w = r->w;
+	int got;
+
+	(void)l;
+	(void)events;
+	if ((got = notify_recv_ready(fd)) < 0)
+		warn("worker %d (pid %ld): NOTIFY_SOCKET:", w->slot,
+		    (long)w->pid);
+	if (got != 0) {
+		ready_close(pf, w);
+		if (got > 0)
+			pool_ready(pf->pool, w);
+	}
+}
+
+/* The socket a worker reports READY=1 on: made before the fork, so a
+ * report can never come before we listen. */
+static int
+ready_open(struct prefork *pf, struct pool_worker *w)
+{
+	struct ready_sock *r;
+	int e;
+
+	if ((r = calloc(1, sizeof(*r))) == NULL)
+		return -1;
+	r->pf = pf;
+	r->w = w;
+	if ((r->fd = notify_listen(r->name, sizeof(r->name))) < 0) {
+		free(r);
+		return -1;
+	}
+	if (loop_fd(pf->loop, r->fd, LOOP_IN, on_ready_sock, r) < 0) {
+		e = errno;
+		close(r->fd);
+		free(r);
+		errno = e;
+		return -1;
+	}
+	w->data = r;
+	return 0;
+}
+
 static int
 on_prepare(void *arg, struct pool_worker *w, struct spawn_opts *so)
 {
@@ -348,6 +437,8 @@ on_prepare(void *arg, struct pool_worker *w, struct spawn_opts *so)
 	so->in = pf->devnull;
 	so->pass = pf->passfds;
 	so->npass = pf->npass;
+	if (pf->o->ready)
+		return ready_open(pf, w);
 	if (pf->disp == NULL)
 		return 0;
 	if ((dw = dispatch_worker_new(pf->disp, &so->in, &so->out)) == NULL)
@@ -361,6 +452,8 @@ on_discard(void *arg, struct pool_worker *w)
 {
 	struct prefork *pf = arg;
 
+	if (pf->o->ready)
+		ready_close(pf, w);
 	if (pf->disp != NULL && w->data != NULL)
 		dispatch_worker_discard(pf->disp, w->data);
 	w->data = NULL;
@@ -386,6 +479,9 @@ on_child(void *arg, const struct pool_worker *w)
 	snprintf(b, sizeof(b), "%ld", w->gen);
 	if (setenv("PREFORK_GENERATION", b, 1) < 0)
 		return -1;
+	if (pf->o->ready && setenv("NOTIFY_SOCKET",
+	    ((struct ready_sock *)w->data)->name, 1) < 0)
+		return -1;
 	return listen_setenv(pf->npass, pf->fdnames);
 }
 
@@ -407,6 +503,8 @@ on_ended(void *arg, struct pool_worker *w, int status, int ok)
 	struct prefork *pf = arg;
 
 	(void)status;
+	if (pf->o->ready)
+		ready_close(pf, w);
 	if (pf->disp == NULL)
 		return 0;
 	if (!ok)
@@ -518,7 +616,7 @@ tell_ready(struct prefork *pf)
 	int n = pool_size(pf->pool);
 
 	if (pf->ready || pf->rolling || pool_stopping(pf->pool) ||
-	    pool_current(pf->pool) < n)
+	    pool_up(pf->pool) < n)
 		return;
 	pf->ready = 1;
 	tell(pf, "READY=1\nSTATUS=%d workers up, generation %ld", n,
@@ -703,6 +801,7 @@ modules_new(struct prefork *pf)
 		.new_first = pf->npass > 0, .pgroup = o->pgroup,
 		.max_restarts = o->max_restarts,
 		.restart_window = o->restart_window,
+		.ready = o->ready, .ready_timeout = o->ready_timeout,
 	};
 	struct pool_ops po = {
 		.prepare = on_prepare, .discard = on_discard,
@@ -803,7 +902,7 @@ main(int argc, char **argv)
 	struct opts o = {
 		.stopsig = SIGTERM, .grace = 10 * NS_PER_SEC,
 		.maxdelay = 30 * NS_PER_SEC, .delim = '\n', .window = 1,
-		.retry = 1, .pgroup = 1,
+		.retry = 1, .pgroup = 1, .ready_timeout = 60 * NS_PER_SEC,
 	};
 	struct prefork pf = { .o = &o, .pidfd = -1 };
 	int status;

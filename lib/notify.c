@@ -84,3 +84,59 @@ notify_close(struct notify *n)
 		close(n->fd);
 	n->fd = -1;
 }
+
+int
+notify_listen(char *name, size_t size)
+{
+	struct sockaddr_un sa;
+	socklen_t len = sizeof(sa);
+	size_t n;
+	int fd, e;
+
+	if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
+	    0)) < 0)
+		return -1;
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	/* An address of the family alone: Linux binds a unique abstract
+	 * name (autobind). */
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa_family_t)) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&sa, &len) < 0)
+		goto fail;
+	n = len - offsetof(struct sockaddr_un, sun_path);
+	if (n < 2 || sa.sun_path[0] != '\0' || n + 1 > size) {
+		errno = n + 1 > size ? ENAMETOOLONG : EINVAL;
+		goto fail;
+	}
+	name[0] = '@';
+	memcpy(name + 1, sa.sun_path + 1, n - 1);
+	name[n] = '\0';
+	return fd;
+fail:
+	e = errno;
+	close(fd);
+	errno = e;
+	return -1;
+}
+
+int
+notify_recv_ready(int fd)
+{
+	char buf[4096], *line, *save;
+	ssize_t r;
+	int ready = 0;
+
+	for (;;) {
+		r = recv(fd, buf, sizeof(buf) - 1, 0);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return errno == EAGAIN || errno == EWOULDBLOCK ? ready :
+			    -1;
+		buf[r] = '\0';
+		for (line = strtok_r(buf, "\n", &save); line != NULL;
+		    line = strtok_r(NULL, "\n", &save))
+			if (strcmp(line, "READY=1") == 0)
+				ready = 1;
+	}
+}

@@ -5,6 +5,7 @@
 #ifndef PKIT_NOTIFY_H
 #define PKIT_NOTIFY_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 struct notify {
@@ -24,5 +25,17 @@ int notify_init(struct notify *n);
 int notify_send(const struct notify *n, const char *msg);
 
 void notify_close(struct notify *n);
+
+/* The receiving side, for a child's readiness: a nonblocking datagram
+ * socket with a fresh name in the abstract namespace (the kernel picks
+ * it), its NOTIFY_SOCKET value ("@...") written into name. Returns the fd
+ * (close-on-exec), or -1 with errno (socket's or bind's; ENAMETOOLONG if
+ * size is too small). */
+int notify_listen(char *name, size_t size);
+
+/* Read every datagram waiting on fd (from notify_listen). Returns 1 if
+ * one of them holds the line READY=1, else 0; -1 with errno on a read
+ * error other than EAGAIN. */
+int notify_recv_ready(int fd);
 
 #endif
