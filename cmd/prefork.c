@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "clock.h"
@@ -56,6 +57,7 @@ struct opts {
 	int64_t restart_window;
 	int ready;
 	int64_t ready_timeout;
+	int timestamps;
 	char **cmd;
 };
 
@@ -131,6 +133,8 @@ usage(void)
 	    "NOTIFY_SOCKET; HUP waits for it\n"
 	    "      --ready-timeout D  time a worker has to be ready "
 	    "(default 60s)\n"
+	    "      --timestamps       RFC 3339 time on worker and reload "
+	    "notices\n"
 	    "  -q, --quiet            no notices\n"
 	    "  -v, --verbose          event lines\n"
 	    "  -h, --help             this help\n"
@@ -206,7 +210,7 @@ listen_arg(struct opts *o, const char *arg)
 }
 
 enum { OPT_WINDOW = 256, OPT_RETRY, OPT_NO_GROUP, OPT_MAX_RESTARTS,
-	OPT_READY, OPT_READY_TIMEOUT };
+	OPT_READY, OPT_READY_TIMEOUT, OPT_TIMESTAMPS };
 
 static const struct option longs[] = {
 	{ "workers", required_argument, NULL, 'n' },
@@ -228,6 +232,7 @@ static const struct option longs[] = {
 	{ "max-restarts", required_argument, NULL, OPT_MAX_RESTARTS },
 	{ "ready", no_argument, NULL, OPT_READY },
 	{ "ready-timeout", required_argument, NULL, OPT_READY_TIMEOUT },
+	{ "timestamps", no_argument, NULL, OPT_TIMESTAMPS },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
@@ -311,6 +316,9 @@ opt_one(struct opts *o, int c, char **argv)
 		break;
 	case OPT_READY:
 		o->ready = 1;
+		break;
+	case OPT_TIMESTAMPS:
+		o->timestamps = 1;
 		break;
 	case OPT_READY_TIMEOUT:
 		o->ready_timeout = dur_arg("ready timeout", optarg, 1);
@@ -520,16 +528,35 @@ on_wanted(void *arg)
 	return pf->disp == NULL || dispatch_work_left(pf->disp);
 }
 
-/* Say what happened, at the level the module chose. */
+/* Say what happened, at the level the module chose; with --timestamps
+ * after an RFC 3339 UTC time ("2026-12-04T15:55:20.123Z"). */
 static void
-say(int level, const char *text)
+say(const struct prefork *pf, int level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void
+say(const struct prefork *pf, int level, const char *fmt, ...)
 {
+	char text[512], ts[40] = "";
+	int64_t now = clock_wall();
+	time_t sec = (time_t)(now / NS_PER_SEC);
+	struct tm tm;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	if (pf->o->timestamps && gmtime_r(&sec, &tm) != NULL) {
+		strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
+		snprintf(ts + strlen(ts), sizeof(ts) - strlen(ts), ".%03dZ ",
+		    (int)(now % NS_PER_SEC / NS_PER_MS));
+	}
 	if (level == POOL_LOG_WARN)
-		warn("%s", text);
+		warn("%s%s", ts, text);
 	else if (level == POOL_LOG_NOTICE)
-		notice("%s", text);
+		notice("%s%s", ts, text);
 	else
-		verbose("%s", text);
+		verbose("%s%s", ts, text);
 }
 
 static void
@@ -551,7 +578,7 @@ on_pool_event(void *arg, const struct pool_event *e)
 		if (pf->disp != NULL)
 			dispatch_stop(pf->disp);
 	}
-	say(pool_event_text(pf->pool, e, t, sizeof(t)), t);
+	say(pf, pool_event_text(pf->pool, e, t, sizeof(t)), "%s", t);
 }
 
 /* ---- dispatch's callbacks ---- */
@@ -584,7 +611,7 @@ on_dispatch_event(void *arg, const struct dispatch_event *e)
 
 	if (e->fail)
 		pf->failed = 1;
-	say(dispatch_event_text(e, t, sizeof(t)), t);
+	say(pf, dispatch_event_text(e, t, sizeof(t)), "%s", t);
 }
 
 /* ---- signals ---- */
@@ -659,12 +686,12 @@ on_signal(struct loop *l, int sig, void *arg)
 		break;
 	case SIGTERM:
 	case SIGINT:
-		verbose("got %s: stopping", signal_name(sig, name,
-		    sizeof(name)));
+		say(pf, POOL_LOG_VERBOSE, "got %s: stopping",
+		    signal_name(sig, name, sizeof(name)));
 		stop(pf, 0);
 		break;
 	case SIGQUIT:
-		verbose("got QUIT: stopping now");
+		say(pf, POOL_LOG_VERBOSE, "got QUIT: stopping now");
 		stop(pf, 1);
 		break;
 	case SIGHUP:
@@ -674,14 +701,15 @@ on_signal(struct loop *l, int sig, void *arg)
 		pf->rolling = 1;
 		tell(pf, "RELOADING=1\nMONOTONIC_USEC=%lld\nSTATUS=reloading",
 		    (long long)(clock_mono() / 1000));
-		verbose("reloading: generation %ld", pool_reload(pf->pool));
+		say(pf, POOL_LOG_VERBOSE, "reloading: generation %ld",
+		    pool_reload(pf->pool));
 		break;
 	case SIGTTIN:
 	case SIGTTOU:
 		n = sig == SIGTTIN ? pool_grow(pf->pool) :
 		    pool_shrink(pf->pool);
 		if (n > 0)
-			verbose("now %d workers", n);
+			say(pf, POOL_LOG_VERBOSE, "now %d workers", n);
 		else if (errno == ENOMEM)
 			warn("cannot add a worker:");
 		break;
