@@ -70,21 +70,12 @@ struct prefork {
 	struct out out;
 	pid_t master;
 	int devnull, pidfd;
-	char *fdnames;
-	int *passfds, npass;	/* sockets for the workers (fds 3..) */
+	struct listen_set socks;	/* for the workers (fds 3..) */
 	struct notify nt;	/* NOTIFY_SOCKET, or inactive */
 	int ready;		/* READY=1 sent for the current state */
 	int rolling;		/* a reload runs: READY=1 when it is done */
 	int failed;		/* exit 1 in dispatch mode */
 	int gave_up;		/* --max-restarts hit: exit 1 */
-};
-
-/* --ready: a worker's own NOTIFY_SOCKET (lib/notify's receiving side). */
-struct ready_sock {
-	struct prefork *pf;
-	struct pool_worker *w;
-	int fd;
-	char name[64];
 };
 
 static void usage(void) __attribute__((noreturn));
@@ -375,67 +366,6 @@ opts_parse(struct opts *o, int argc, char **argv)
 
 /* ---- the pool's callbacks ---- */
 
-static void
-ready_close(struct prefork *pf, struct pool_worker *w)
-{
-	struct ready_sock *r = w->data;
-
-	if (r == NULL)
-		return;
-	if (loop_fd(pf->loop, r->fd, 0, NULL, NULL) < 0)
-		warn("loop:");
-	close(r->fd);
-	free(r);
-	w->data = NULL;
-}
-
-static void
-on_ready_sock(struct loop *l, int fd, int events, void *arg)
-{
-	struct ready_sock *r = arg;
-	struct prefork *pf = r->pf;
-	struct pool_worker *w = r->w;
-	int got;
-
-	(void)l;
-	(void)events;
-	if ((got = notify_recv_ready(fd)) < 0)
-		warn("worker %d (pid %ld): NOTIFY_SOCKET:", w->slot,
-		    (long)w->pid);
-	if (got != 0) {
-		ready_close(pf, w);
-		if (got > 0)
-			pool_ready(pf->pool, w);
-	}
-}
-
-/* The socket a worker reports READY=1 on: made before the fork, so a
- * report can never come before we listen. */
-static int
-ready_open(struct prefork *pf, struct pool_worker *w)
-{
-	struct ready_sock *r;
-	int e;
-
-	if ((r = calloc(1, sizeof(*r))) == NULL)
-		return -1;
-	r->pf = pf;
-	r->w = w;
-	if ((r->fd = notify_listen(r->name, sizeof(r->name))) < 0) {
-		free(r);
-		return -1;
-	}
-	if (loop_fd(pf->loop, r->fd, LOOP_IN, on_ready_sock, r) < 0) {
-		e = errno;
-		close(r->fd);
-		free(r);
-		errno = e;
-		return -1;
-	}
-	w->data = r;
-	return 0;
-}
-
 static int
 on_prepare(void *arg, struct pool_worker *w, struct spawn_opts *so)
 {
@@ -443,10 +373,8 @@ on_prepare(void *arg, struct pool_worker *w, struct spawn_opts *so)
 	struct dispatch_worker *dw;
 
 	so->in = pf->devnull;
-	so->pass = pf->passfds;
-	so->npass = pf->npass;
-	if (pf->o->ready)
-		return ready_open(pf, w);
+	so->pass = pf->socks.fds;
+	so->npass = pf->socks.n;
 	if (pf->disp == NULL)
 		return 0;
 	if ((dw = dispatch_worker_new(pf->disp, &so->in, &so->out)) == NULL)
@@ -460,8 +388,6 @@ on_discard(void *arg, struct pool_worker *w)
 {
 	struct prefork *pf = arg;
 
-	if (pf->o->ready)
-		ready_close(pf, w);
 	if (pf->disp != NULL && w->data != NULL)
 		dispatch_worker_discard(pf->disp, w->data);
 	w->data = NULL;
@@ -487,10 +413,7 @@ on_child(void *arg, const struct pool_worker *w)
 	snprintf(b, sizeof(b), "%ld", w->gen);
 	if (setenv("PREFORK_GENERATION", b, 1) < 0)
 		return -1;
-	if (pf->o->ready && setenv("NOTIFY_SOCKET",
-	    ((struct ready_sock *)w->data)->name, 1) < 0)
-		return -1;
-	return listen_setenv(pf->npass, pf->fdnames);
+	return listen_setenv(pf->socks.n, pf->socks.names);
 }
 
 /* In dispatch mode a worker is stopped by closing its stdin. */
@@ -511,8 +434,6 @@ on_ended(void *arg, struct pool_worker *w, int status, int ok)
 	struct prefork *pf = arg;
 
 	(void)status;
-	if (pf->o->ready)
-		ready_close(pf, w);
 	if (pf->disp == NULL)
 		return 0;
 	if (!ok)
@@ -764,37 +685,17 @@ pidfile_take(struct prefork *pf)
 static void
 listen_all(struct prefork *pf)
 {
-	struct opts *o = pf->o;
-	char *inames = NULL, *lnames;
-	int i, ni;
+	int bad;
 
-	if ((ni = listen_inherit(&inames)) < 0)
-		die(125, "inherited LISTEN_FDS:");
-	if (ni + o->nls > LISTEN_MAX)
-		die(2, "too many listen addresses (at most %d)", LISTEN_MAX);
-	pf->npass = ni + o->nls;
-	if ((pf->passfds = calloc((size_t)pf->npass + 1, sizeof(int))) ==
-	    NULL)
-		die(125, "out of memory");
-	for (i = 0; i < ni; i++)
-		pf->passfds[i] = 3 + i;
-	for (i = 0; i < o->nls; i++) {
-		if (listen_open(&o->ls[i]) < 0)
-			die(1, "cannot listen on %s:", o->ls[i].spec);
-		pf->passfds[ni + i] = o->ls[i].fd;
-	}
-	if ((lnames = listen_fdnames(o->ls, o->nls)) == NULL)
-		die(125, "out of memory");
-	if (ni == 0) {
-		pf->fdnames = lnames;
+	if (listen_gather(pf->o->ls, pf->o->nls, &pf->socks, &bad) == 0)
 		return;
-	}
-	pf->fdnames = malloc(strlen(inames) + strlen(lnames) + 2);
-	if (pf->fdnames == NULL)
-		die(125, "out of memory");
-	sprintf(pf->fdnames, "%s%s%s", inames, o->nls ? ":" : "", lnames);
-	free(inames);
-	free(lnames);
+	if (bad == LISTEN_INHERIT_BAD)
+		die(125, "inherited LISTEN_FDS:");
+	if (bad >= 0)
+		die(1, "cannot listen on %s:", pf->o->ls[bad].spec);
+	if (errno == ERANGE)
+		die(2, "too many listen addresses (at most %d)", LISTEN_MAX);
+	die(125, "out of memory");
 }
 
 static void
@@ -826,7 +727,7 @@ modules_new(struct prefork *pf)
 		.cmd = o->cmd, .title = o->title, .n = o->n,
 		.stopsig = o->stopsig, .grace = o->grace,
 		.maxdelay = o->maxdelay, .lifetime = o->lifetime,
-		.new_first = pf->npass > 0, .pgroup = o->pgroup,
+		.new_first = pf->socks.n > 0, .pgroup = o->pgroup,
 		.max_restarts = o->max_restarts,
 		.restart_window = o->restart_window,
 		.ready = o->ready, .ready_timeout = o->ready_timeout,
@@ -912,8 +813,7 @@ finish(struct prefork *pf)
 	notify_close(&pf->nt);
 	loop_free(pf->loop);
 	cleanup();
-	free(pf->passfds);
-	free(pf->fdnames);
+	listen_set_free(&pf->socks);
 	for (i = 0; o->cmd[i]; i++)
 		free(o->cmd[i]);
 	free(o->cmd);

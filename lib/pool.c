@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "notify.h"
 #include "parse.h"
 #include "pool.h"
 
@@ -21,6 +22,8 @@ struct worker {
 	int expired;		/* lifetime: due for replacement */
 	int notready;		/* stopped for not being ready in time */
 	long grace_timer, life_timer, ready_timer;
+	int rfd;		/* conf.ready: its NOTIFY_SOCKET, or -1 */
+	char rname[64];		/* and that socket's name */
 };
 
 struct slot {
@@ -181,8 +184,55 @@ child_hook(void *arg)
 {
 	struct child_arg *a = arg;
 
+	if (a->w->rfd >= 0 && setenv("NOTIFY_SOCKET", a->w->rname, 1) < 0)
+		return -1;
 	return a->p->ops.child ? a->p->ops.child(a->p->ops.arg, &a->w->pub) :
 	    0;
+}
+
+static void
+ready_close(struct worker *w)
+{
+	if (w->rfd < 0)
+		return;
+	(void)loop_fd(w->pool->loop, w->rfd, 0, NULL, NULL);
+	close(w->rfd);
+	w->rfd = -1;
+}
+
+static void
+on_ready_sock(struct loop *l, int fd, int events, void *arg)
+{
+	struct worker *w = arg;
+	int got = notify_recv_ready(fd);
+
+	(void)l;
+	(void)events;
+	/* On a read error the worker can no longer report: its ready
+	 * timer decides. */
+	if (got != 0)
+		ready_close(w);
+	if (got > 0)
+		pool_ready(w->pool, &w->pub);
+}
+
+/* The socket w reports READY=1 on, made before the fork so that a report
+ * can never come before we listen. 0, or -1 with errno. */
+static int
+ready_open(struct worker *w)
+{
+	int e;
+
+	if ((w->rfd = notify_listen(w->rname, sizeof(w->rname))) < 0)
+		return -1;
+	if (loop_fd(w->pool->loop, w->rfd, LOOP_IN, on_ready_sock, w) < 0) {
+		e = errno;
+		close(w->rfd);
+		w->rfd = -1;
+		errno = e;
+		return -1;
+	}
+	return 0;
 }
 
 /* Start a worker in slot i; it becomes the slot's current worker.
@@ -200,6 +250,7 @@ worker_start(struct pool *p, int i)
 	if ((w = calloc(1, sizeof(*w))) == NULL)
 		return NULL;
 	w->pool = p;
+	w->rfd = -1;
 	w->pub.slot = i;
 	w->pub.gen = p->gen;
 	memset(&o, 0, sizeof(o));
@@ -212,6 +263,8 @@ worker_start(struct pool *p, int i)
 	ca.w = w;
 	o.hook = child_hook;
 	o.hook_arg = &ca;
+	if (p->c.ready && ready_open(w) < 0)
+		goto fail;
 	if (p->ops.prepare && p->ops.prepare(p->ops.arg, &w->pub, &o) < 0)
 		goto fail;
 	if ((w->pub.pid = spawn_start(p->c.cmd, &o)) < 0) {
@@ -248,6 +301,7 @@ worker_start(struct pool *p, int i)
 	return w;
 fail:
 	e = errno;
+	ready_close(w);
 	free(w);
 	errno = e;
 	return NULL;
@@ -381,6 +435,7 @@ worker_bury(struct pool *p, struct worker *w)
 			break;
 		}
 	w->dead = 1;
+	ready_close(w);
 	if (w->pub.retiring)
 		p->slots[w->pub.slot]->nretiring--;
 	if (p->slots[w->pub.slot]->w == w)
@@ -593,6 +648,7 @@ pool_ready(struct pool *p, struct pool_worker *pw)
 
 	if (w->dead || pw->ready)
 		return;
+	ready_close(w);
 	pw->ready = 1;
 	if (w->ready_timer)
 		loop_timer_cancel(p->loop, w->ready_timer);
@@ -879,6 +935,7 @@ pool_free(struct pool *p)
 	pool_collect(p);
 	while ((w = p->live) != NULL) {
 		p->live = w->next;
+		ready_close(w);
 		free(w);
 	}
 	for (i = 0; i < p->nslots; i++) {

@@ -16,8 +16,9 @@
  * one is stopped; without, after. A reload during a roll bumps the
  * generation and the same roll carries on.
  *
- * Readiness (conf.ready): a worker counts as up only once the caller
- * reports it ready (pool_ready); one not ready within ready_timeout is
+ * Readiness (conf.ready): each worker gets its own NOTIFY_SOCKET (a
+ * datagram socket the pool owns, lib/notify) and counts as up only once
+ * it sends READY=1 there (or the caller calls pool_ready); one not ready within ready_timeout is
  * stopped and restarted like a crash. A roll then starts the new worker
  * while the old one keeps its slot, and stops the old one only when the
  * new one is ready; a new worker that is not ready in time, or exits
@@ -162,7 +163,7 @@ void pool_signal(struct pool *p, int sig);
 /* Retire w from its slot, stop it and fill the slot again (recycling). */
 void pool_recycle(struct pool *p, struct pool_worker *w);
 
-/* w reported ready (conf.ready): it counts as up, and a roll waiting
+/* w is ready (conf.ready; the pool calls it itself on READY=1): it counts as up, and a roll waiting
  * for it goes on. A repeated report is ignored. */
 void pool_ready(struct pool *p, struct pool_worker *w);
 
