@@ -538,24 +538,10 @@ on_dispatch_event(void *arg, const struct dispatch_event *e)
 /* ---- signals ---- */
 
 /* Tell the service manager (NOTIFY_SOCKET) what we are doing. */
-static void
-tell(struct prefork *pf, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void
-tell(struct prefork *pf, const char *fmt, ...)
-{
-	char m[256];
-	va_list ap;
-
-	if (pf->nt.fd < 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(m, sizeof(m), fmt, ap);
-	va_end(ap);
-	if (notify_send(&pf->nt, m) < 0)
-		warn("NOTIFY_SOCKET %s:", pf->nt.path);
-}
+#define tell(pf, ...) do { \
+	if (notify_sendf(&(pf)->nt, __VA_ARGS__) < 0) \
+		warn("NOTIFY_SOCKET %s:", (pf)->nt.path); \
+} while (0)
 
 /* READY=1 once every wanted worker is up and no reload is under way. */
 static void
@@ -569,17 +555,6 @@ tell_ready(struct prefork *pf)
 	pf->ready = 1;
 	tell(pf, "READY=1\nSTATUS=%d workers up, generation %ld", n,
 	    pool_generation(pf->pool));
-}
-
-static void
-on_watchdog(struct loop *l, void *arg)
-{
-	struct prefork *pf = arg;
-
-	tell(pf, "WATCHDOG=1");
-	if (loop_timer(l, clock_mono() + pf->nt.watchdog / 2, on_watchdog,
-	    pf) < 0)
-		warn("watchdog timer:");
 }
 
 static void
@@ -714,8 +689,7 @@ loop_setup(struct prefork *pf)
 		die(125, "/dev/null:");
 	if (notify_init(&pf->nt) < 0)
 		warn("NOTIFY_SOCKET:");
-	if (pf->nt.watchdog > 0 && loop_timer(pf->loop, clock_mono() +
-	    pf->nt.watchdog / 2, on_watchdog, pf) < 0)
+	if (notify_watchdog(&pf->nt, pf->loop) < 0)
 		die(125, "loop:");
 }
 
@@ -783,6 +757,11 @@ run(struct prefork *pf)
 			pf->failed = 1;
 		}
 		tell_ready(pf);
+		if (pf->nt.err != 0) {
+			errno = pf->nt.err;
+			pf->nt.err = 0;
+			warn("watchdog:");
+		}
 		if (out_dead(&pf->out) && !pool_stopping(pf->pool))
 			stop(pf, 0);
 		if (pool_live(pf->pool) == 0 && (pool_stopping(pf->pool) ||

@@ -1,5 +1,6 @@
 /* notify: sd_notify without libsystemd. */
 #include <errno.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -9,6 +10,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "notify.h"
 #include "parse.h"
 
@@ -36,6 +38,7 @@ notify_init(struct notify *n)
 	n->fd = -1;
 	n->path[0] = '\0';
 	n->watchdog = 0;
+	n->err = 0;
 	if (path != NULL && *path != '\0') {
 		if ((path[0] != '/' && path[0] != '@') ||
 		    strlen(path) >= sizeof(n->path)) {
@@ -75,6 +78,40 @@ notify_send(const struct notify *n, const char *msg)
 	    sun_path) + len))) < 0 && errno == EINTR)
 		;
 	return r < 0 ? -1 : 0;
+}
+
+int
+notify_sendf(const struct notify *n, const char *fmt, ...)
+{
+	char m[1024];
+	va_list ap;
+
+	if (n->fd < 0)
+		return 0;
+	va_start(ap, fmt);
+	vsnprintf(m, sizeof(m), fmt, ap);
+	va_end(ap);
+	return notify_send(n, m);
+}
+
+static void
+on_watchdog(struct loop *l, void *arg)
+{
+	struct notify *n = arg;
+
+	if (notify_send(n, "WATCHDOG=1") < 0)
+		n->err = errno;
+	if (notify_watchdog(n, l) < 0)
+		n->err = errno;
+}
+
+int
+notify_watchdog(struct notify *n, struct loop *l)
+{
+	if (n->fd < 0 || n->watchdog <= 0)
+		return 0;
+	return loop_timer(l, clock_mono() + n->watchdog / 2, on_watchdog, n) <
+	    0 ? -1 : 0;
 }
 
 void
