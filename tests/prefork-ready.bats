@@ -124,3 +124,12 @@ sample_up() {
 	[ "$status" -eq 2 ]
 	[ "$stderr" = "prefork: invalid ready timeout '0'" ]
 }
+
+@test "prefork --ready: a worker holds no socket but its listening one, and gets an abstract NOTIFY_SOCKET" {
+	spawn_bg prefork -n 1 -t "$T-$BATS_TEST_NUMBER-r" -l "unix:$PWD/s" \
+	    --ready -- sh -c 'echo "$(ls -l /proc/$$/fd | grep -c socket:) $(readlink /proc/$$/fd/3 | cut -c1-7) $NOTIFY_SOCKET" > seen.t;
+	    mv seen.t seen; exec sleep 300'
+	wait_for 10 test -f seen
+	cat seen
+	grep -Eq '^1 socket: @[0-9a-f]+$' seen
+}
