@@ -133,3 +133,41 @@ sample_up() {
 	cat seen
 	grep -Eq '^1 socket: @[0-9a-f]+$' seen
 }
+
+# $1 has $3 children, each of generation $2 (gen/PID) and ready (up/up.PID).
+all_at() {
+	local k g
+	[ "$(nkids "$1")" -eq "$3" ] || return 1
+	for k in $(kids "$1"); do
+		[ -f "up/up.$k" ] && [ -f "gen/$k" ] && read -r g < "gen/$k" &&
+		    [ "$g" = "$2" ] || return 1
+	done
+}
+
+@test "prefork --ready: HUPs during a gated roll and a killed old worker end with all ready on the newest generation" {
+	mkdir up gen
+	spawn_bg prefork -n 3 -t "$T-$BATS_TEST_NUMBER-r" -l "unix:$PWD/s" \
+	    --ready -- sh -c 'echo $PREFORK_GENERATION > gen/$$;
+	    exec pfserve -r 400 -u up' 2> err
+	local m=$! c old
+	wait_for 10 all_at "$m" 0 3
+	old=$(kids "$m")
+	pfclient -s stop -t 60 "unix:$PWD/s" > client.out 3>&- &
+	c=$!
+	track "$c"
+	kill -HUP "$m"
+	sleep 0.1
+	kill -HUP "$m"
+	# Slot 0's old worker (the lowest pid) dies while its successor is
+	# getting ready: the successor takes the slot.
+	kill -KILL $(echo "$old" | head -1)
+	sleep 0.1
+	kill -HUP "$m"
+	wait_for 30 all_at "$m" 3 3
+	touch stop
+	wait "$c"
+	cat client.out err
+	read -r _ ok _ fail _ < client.out
+	[ "$fail" -eq 0 ]
+	! grep -q 'reload stopped' err
+}
