@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "clock.h"
@@ -54,6 +55,9 @@ struct opts {
 	int pgroup;
 	int max_restarts;
 	int64_t restart_window;
+	int ready;
+	int64_t ready_timeout;
+	int timestamps;
 	char **cmd;
 };
 
@@ -66,8 +70,7 @@ struct prefork {
 	struct out out;
 	pid_t master;
 	int devnull, pidfd;
-	char *fdnames;
-	int *passfds, npass;	/* sockets for the workers (fds 3..) */
+	struct listen_set socks;	/* for the workers (fds 3..) */
 	struct notify nt;	/* NOTIFY_SOCKET, or inactive */
 	int ready;		/* READY=1 sent for the current state */
 	int rolling;		/* a reload runs: READY=1 when it is done */
@@ -117,6 +120,12 @@ usage(void)
 	    "group\n"
 	    "      --max-restarts N/D give up when a worker crashes more than "
 	    "N times in D\n"
+	    "      --ready            workers report READY=1 to their "
+	    "NOTIFY_SOCKET; HUP waits for it\n"
+	    "      --ready-timeout D  time a worker has to be ready "
+	    "(default 60s)\n"
+	    "      --timestamps       RFC 3339 time on worker and reload "
+	    "notices\n"
 	    "  -q, --quiet            no notices\n"
 	    "  -v, --verbose          event lines\n"
 	    "  -h, --help             this help\n"
@@ -191,7 +200,8 @@ listen_arg(struct opts *o, const char *arg)
 	o->nls++;
 }
 
-enum { OPT_WINDOW = 256, OPT_RETRY, OPT_NO_GROUP, OPT_MAX_RESTARTS };
+enum { OPT_WINDOW = 256, OPT_RETRY, OPT_NO_GROUP, OPT_MAX_RESTARTS,
+	OPT_READY, OPT_READY_TIMEOUT, OPT_TIMESTAMPS };
 
 static const struct option longs[] = {
 	{ "workers", required_argument, NULL, 'n' },
@@ -211,6 +221,9 @@ static const struct option longs[] = {
 	{ "retry", required_argument, NULL, OPT_RETRY },
 	{ "no-group", no_argument, NULL, OPT_NO_GROUP },
 	{ "max-restarts", required_argument, NULL, OPT_MAX_RESTARTS },
+	{ "ready", no_argument, NULL, OPT_READY },
+	{ "ready-timeout", required_argument, NULL, OPT_READY_TIMEOUT },
+	{ "timestamps", no_argument, NULL, OPT_TIMESTAMPS },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
@@ -218,7 +231,8 @@ static const struct option longs[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
-/* One option; returns 1 for --window, 2 for --retry (checked later). */
+/* One option; returns 1 for --window, 2 for --retry, 3 for
+ * --ready-timeout (checked later). */
 static int
 opt_one(struct opts *o, int c, char **argv)
 {
@@ -291,6 +305,15 @@ opt_one(struct opts *o, int c, char **argv)
 	case OPT_MAX_RESTARTS:
 		restarts_arg(o, optarg);
 		break;
+	case OPT_READY:
+		o->ready = 1;
+		break;
+	case OPT_TIMESTAMPS:
+		o->timestamps = 1;
+		break;
+	case OPT_READY_TIMEOUT:
+		o->ready_timeout = dur_arg("ready timeout", optarg, 1);
+		return 3;
 	default:
 		die_badopt(c, argv);
 	}
@@ -320,6 +343,10 @@ opts_parse(struct opts *o, int argc, char **argv)
 		die(2, "--retry needs -R");
 	if (o->maxreq && !o->dispatch)
 		die(2, "-m needs -L, -0 or -R");
+	if ((seen & 8) && !o->ready)
+		die(2, "--ready-timeout needs --ready");
+	if (o->ready && o->dispatch)
+		die(2, "--ready cannot be used with -L, -0 or -R");
 	if (o->n == 0) {
 		cpus = sysconf(_SC_NPROCESSORS_ONLN);
 		o->n = cpus < 1 ? 1 : cpus > POOL_MAX_WORKERS ?
@@ -346,8 +373,8 @@ on_prepare(void *arg, struct pool_worker *w, struct spawn_opts *so)
 	struct dispatch_worker *dw;
 
 	so->in = pf->devnull;
-	so->pass = pf->passfds;
-	so->npass = pf->npass;
+	so->pass = pf->socks.fds;
+	so->npass = pf->socks.n;
 	if (pf->disp == NULL)
 		return 0;
 	if ((dw = dispatch_worker_new(pf->disp, &so->in, &so->out)) == NULL)
@@ -386,7 +413,7 @@ on_child(void *arg, const struct pool_worker *w)
 	snprintf(b, sizeof(b), "%ld", w->gen);
 	if (setenv("PREFORK_GENERATION", b, 1) < 0)
 		return -1;
-	return listen_setenv(pf->npass, pf->fdnames);
+	return listen_setenv(pf->socks.n, pf->socks.names);
 }
 
 /* In dispatch mode a worker is stopped by closing its stdin. */
@@ -422,16 +449,35 @@ on_wanted(void *arg)
 	return pf->disp == NULL || dispatch_work_left(pf->disp);
 }
 
-/* Say what happened, at the level the module chose. */
+/* Say what happened, at the level the module chose; with --timestamps
+ * after an RFC 3339 UTC time ("2026-12-04T15:55:20.123Z"). */
 static void
-say(int level, const char *text)
+say(const struct prefork *pf, int level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void
+say(const struct prefork *pf, int level, const char *fmt, ...)
 {
+	char text[512], ts[40] = "";
+	int64_t now = clock_wall();
+	time_t sec = (time_t)(now / NS_PER_SEC);
+	struct tm tm;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	if (pf->o->timestamps && gmtime_r(&sec, &tm) != NULL) {
+		strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
+		snprintf(ts + strlen(ts), sizeof(ts) - strlen(ts), ".%03dZ ",
+		    (int)(now % NS_PER_SEC / NS_PER_MS));
+	}
 	if (level == POOL_LOG_WARN)
-		warn("%s", text);
+		warn("%s%s", ts, text);
 	else if (level == POOL_LOG_NOTICE)
-		notice("%s", text);
+		notice("%s%s", ts, text);
 	else
-		verbose("%s", text);
+		verbose("%s%s", ts, text);
 }
 
 static void
@@ -453,7 +499,7 @@ on_pool_event(void *arg, const struct pool_event *e)
 		if (pf->disp != NULL)
 			dispatch_stop(pf->disp);
 	}
-	say(pool_event_text(pf->pool, e, t, sizeof(t)), t);
+	say(pf, pool_event_text(pf->pool, e, t, sizeof(t)), "%s", t);
 }
 
 /* ---- dispatch's callbacks ---- */
@@ -486,30 +532,16 @@ on_dispatch_event(void *arg, const struct dispatch_event *e)
 
 	if (e->fail)
 		pf->failed = 1;
-	say(dispatch_event_text(e, t, sizeof(t)), t);
+	say(pf, dispatch_event_text(e, t, sizeof(t)), "%s", t);
 }
 
 /* ---- signals ---- */
 
 /* Tell the service manager (NOTIFY_SOCKET) what we are doing. */
-static void
-tell(struct prefork *pf, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void
-tell(struct prefork *pf, const char *fmt, ...)
-{
-	char m[256];
-	va_list ap;
-
-	if (pf->nt.fd < 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(m, sizeof(m), fmt, ap);
-	va_end(ap);
-	if (notify_send(&pf->nt, m) < 0)
-		warn("NOTIFY_SOCKET %s:", pf->nt.path);
-}
+#define tell(pf, ...) do { \
+	if (notify_sendf(&(pf)->nt, __VA_ARGS__) < 0) \
+		warn("NOTIFY_SOCKET %s:", (pf)->nt.path); \
+} while (0)
 
 /* READY=1 once every wanted worker is up and no reload is under way. */
 static void
@@ -518,22 +550,11 @@ tell_ready(struct prefork *pf)
 	int n = pool_size(pf->pool);
 
 	if (pf->ready || pf->rolling || pool_stopping(pf->pool) ||
-	    pool_current(pf->pool) < n)
+	    pool_up(pf->pool) < n)
 		return;
 	pf->ready = 1;
 	tell(pf, "READY=1\nSTATUS=%d workers up, generation %ld", n,
 	    pool_generation(pf->pool));
-}
-
-static void
-on_watchdog(struct loop *l, void *arg)
-{
-	struct prefork *pf = arg;
-
-	tell(pf, "WATCHDOG=1");
-	if (loop_timer(l, clock_mono() + pf->nt.watchdog / 2, on_watchdog,
-	    pf) < 0)
-		warn("watchdog timer:");
 }
 
 static void
@@ -561,12 +582,12 @@ on_signal(struct loop *l, int sig, void *arg)
 		break;
 	case SIGTERM:
 	case SIGINT:
-		verbose("got %s: stopping", signal_name(sig, name,
-		    sizeof(name)));
+		say(pf, POOL_LOG_VERBOSE, "got %s: stopping",
+		    signal_name(sig, name, sizeof(name)));
 		stop(pf, 0);
 		break;
 	case SIGQUIT:
-		verbose("got QUIT: stopping now");
+		say(pf, POOL_LOG_VERBOSE, "got QUIT: stopping now");
 		stop(pf, 1);
 		break;
 	case SIGHUP:
@@ -576,14 +597,15 @@ on_signal(struct loop *l, int sig, void *arg)
 		pf->rolling = 1;
 		tell(pf, "RELOADING=1\nMONOTONIC_USEC=%lld\nSTATUS=reloading",
 		    (long long)(clock_mono() / 1000));
-		verbose("reloading: generation %ld", pool_reload(pf->pool));
+		say(pf, POOL_LOG_VERBOSE, "reloading: generation %ld",
+		    pool_reload(pf->pool));
 		break;
 	case SIGTTIN:
 	case SIGTTOU:
 		n = sig == SIGTTIN ? pool_grow(pf->pool) :
 		    pool_shrink(pf->pool);
 		if (n > 0)
-			verbose("now %d workers", n);
+			say(pf, POOL_LOG_VERBOSE, "now %d workers", n);
 		else if (errno == ENOMEM)
 			warn("cannot add a worker:");
 		break;
@@ -638,37 +660,17 @@ pidfile_take(struct prefork *pf)
 static void
 listen_all(struct prefork *pf)
 {
-	struct opts *o = pf->o;
-	char *inames = NULL, *lnames;
-	int i, ni;
+	int bad;
 
-	if ((ni = listen_inherit(&inames)) < 0)
-		die(125, "inherited LISTEN_FDS:");
-	if (ni + o->nls > LISTEN_MAX)
-		die(2, "too many listen addresses (at most %d)", LISTEN_MAX);
-	pf->npass = ni + o->nls;
-	if ((pf->passfds = calloc((size_t)pf->npass + 1, sizeof(int))) ==
-	    NULL)
-		die(125, "out of memory");
-	for (i = 0; i < ni; i++)
-		pf->passfds[i] = 3 + i;
-	for (i = 0; i < o->nls; i++) {
-		if (listen_open(&o->ls[i]) < 0)
-			die(1, "cannot listen on %s:", o->ls[i].spec);
-		pf->passfds[ni + i] = o->ls[i].fd;
-	}
-	if ((lnames = listen_fdnames(o->ls, o->nls)) == NULL)
-		die(125, "out of memory");
-	if (ni == 0) {
-		pf->fdnames = lnames;
+	if (listen_gather(pf->o->ls, pf->o->nls, &pf->socks, &bad) == 0)
 		return;
-	}
-	pf->fdnames = malloc(strlen(inames) + strlen(lnames) + 2);
-	if (pf->fdnames == NULL)
-		die(125, "out of memory");
-	sprintf(pf->fdnames, "%s%s%s", inames, o->nls ? ":" : "", lnames);
-	free(inames);
-	free(lnames);
+	if (bad == LISTEN_INHERIT_BAD)
+		die(125, "inherited LISTEN_FDS:");
+	if (bad >= 0)
+		die(1, "cannot listen on %s:", pf->o->ls[bad].spec);
+	if (errno == ERANGE)
+		die(2, "too many listen addresses (at most %d)", LISTEN_MAX);
+	die(125, "out of memory");
 }
 
 static void
@@ -687,8 +689,7 @@ loop_setup(struct prefork *pf)
 		die(125, "/dev/null:");
 	if (notify_init(&pf->nt) < 0)
 		warn("NOTIFY_SOCKET:");
-	if (pf->nt.watchdog > 0 && loop_timer(pf->loop, clock_mono() +
-	    pf->nt.watchdog / 2, on_watchdog, pf) < 0)
+	if (notify_watchdog(&pf->nt, pf->loop) < 0)
 		die(125, "loop:");
 }
 
@@ -700,9 +701,10 @@ modules_new(struct prefork *pf)
 		.cmd = o->cmd, .title = o->title, .n = o->n,
 		.stopsig = o->stopsig, .grace = o->grace,
 		.maxdelay = o->maxdelay, .lifetime = o->lifetime,
-		.new_first = pf->npass > 0, .pgroup = o->pgroup,
+		.new_first = pf->socks.n > 0, .pgroup = o->pgroup,
 		.max_restarts = o->max_restarts,
 		.restart_window = o->restart_window,
+		.ready = o->ready, .ready_timeout = o->ready_timeout,
 	};
 	struct pool_ops po = {
 		.prepare = on_prepare, .discard = on_discard,
@@ -755,6 +757,11 @@ run(struct prefork *pf)
 			pf->failed = 1;
 		}
 		tell_ready(pf);
+		if (pf->nt.err != 0) {
+			errno = pf->nt.err;
+			pf->nt.err = 0;
+			warn("watchdog:");
+		}
 		if (out_dead(&pf->out) && !pool_stopping(pf->pool))
 			stop(pf, 0);
 		if (pool_live(pf->pool) == 0 && (pool_stopping(pf->pool) ||
@@ -785,8 +792,7 @@ finish(struct prefork *pf)
 	notify_close(&pf->nt);
 	loop_free(pf->loop);
 	cleanup();
-	free(pf->passfds);
-	free(pf->fdnames);
+	listen_set_free(&pf->socks);
 	for (i = 0; o->cmd[i]; i++)
 		free(o->cmd[i]);
 	free(o->cmd);
@@ -803,7 +809,7 @@ main(int argc, char **argv)
 	struct opts o = {
 		.stopsig = SIGTERM, .grace = 10 * NS_PER_SEC,
 		.maxdelay = 30 * NS_PER_SEC, .delim = '\n', .window = 1,
-		.retry = 1, .pgroup = 1,
+		.retry = 1, .pgroup = 1, .ready_timeout = 60 * NS_PER_SEC,
 	};
 	struct prefork pf = { .o = &o, .pidfd = -1 };
 	int status;

@@ -288,3 +288,62 @@ out:
 	errno = k;
 	return r;
 }
+
+int
+listen_gather(struct listener *ls, int nls, struct listen_set *set,
+    int *bad)
+{
+	char *inames = NULL, *lnames = NULL;
+	int i, ni, e;
+
+	memset(set, 0, sizeof(*set));
+	*bad = -1;
+	if ((ni = listen_inherit(&inames)) < 0) {
+		*bad = LISTEN_INHERIT_BAD;
+		return -1;
+	}
+	if (ni + nls > LISTEN_MAX) {
+		errno = ERANGE;
+		goto fail;
+	}
+	if ((set->fds = calloc((size_t)(ni + nls) + 1, sizeof(int))) == NULL)
+		goto fail;
+	for (i = 0; i < ni; i++)
+		set->fds[i] = 3 + i;
+	for (i = 0; i < nls; i++) {
+		if (listen_open(&ls[i]) < 0) {
+			*bad = i;
+			goto fail;
+		}
+		set->fds[ni + i] = ls[i].fd;
+	}
+	if ((lnames = listen_fdnames(ls, nls)) == NULL)
+		goto fail;
+	if (ni == 0) {
+		set->names = lnames;
+	} else {
+		if ((set->names = malloc(strlen(inames) + strlen(lnames) + 2)) ==
+		    NULL)
+			goto fail;
+		sprintf(set->names, "%s%s%s", inames, nls ? ":" : "", lnames);
+		free(lnames);
+	}
+	free(inames);
+	set->n = ni + nls;
+	return 0;
+fail:
+	e = errno;
+	free(inames);
+	free(lnames);
+	listen_set_free(set);
+	errno = e;
+	return -1;
+}
+
+void
+listen_set_free(struct listen_set *set)
+{
+	free(set->fds);
+	free(set->names);
+	memset(set, 0, sizeof(*set));
+}

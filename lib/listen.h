@@ -47,4 +47,25 @@ int listen_inherit(char **names);
  * with errno. */
 int listen_setenv(int n, const char *names);
 
+/* The sockets a parent hands every child. */
+struct listen_set {
+	int *fds;		/* n fds, to become the child's 3.. */
+	int n;
+	char *names;		/* LISTEN_FDNAMES, malloc'd */
+};
+
+/* Gather set: an inherited activation first (listen_inherit, fds 3.. as
+ * they came), then ls[0..nls) opened in order. 0, or -1 with errno and
+ * *bad: LISTEN_INHERIT_BAD when the inheritance is malformed (errno from
+ * listen_inherit), the index of the listener that could not be opened
+ * (listen_open's errno), or -1 otherwise (ERANGE: more than LISTEN_MAX
+ * together, nothing opened; ENOMEM). On failure set holds nothing and
+ * listeners already opened stay open (listen_close them). */
+#define LISTEN_INHERIT_BAD	(-2)
+int listen_gather(struct listener *ls, int nls, struct listen_set *set,
+    int *bad);
+
+/* Free what listen_gather allocated (the fds stay open). */
+void listen_set_free(struct listen_set *set);
+
 #endif

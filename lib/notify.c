@@ -1,5 +1,6 @@
 /* notify: sd_notify without libsystemd. */
 #include <errno.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -9,6 +10,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "notify.h"
 #include "parse.h"
 
@@ -36,6 +38,7 @@ notify_init(struct notify *n)
 	n->fd = -1;
 	n->path[0] = '\0';
 	n->watchdog = 0;
+	n->err = 0;
 	if (path != NULL && *path != '\0') {
 		if ((path[0] != '/' && path[0] != '@') ||
 		    strlen(path) >= sizeof(n->path)) {
@@ -77,10 +80,100 @@ notify_send(const struct notify *n, const char *msg)
 	return r < 0 ? -1 : 0;
 }
 
+int
+notify_sendf(const struct notify *n, const char *fmt, ...)
+{
+	char m[1024];
+	va_list ap;
+
+	if (n->fd < 0)
+		return 0;
+	va_start(ap, fmt);
+	vsnprintf(m, sizeof(m), fmt, ap);
+	va_end(ap);
+	return notify_send(n, m);
+}
+
+static void
+on_watchdog(struct loop *l, void *arg)
+{
+	struct notify *n = arg;
+
+	if (notify_send(n, "WATCHDOG=1") < 0)
+		n->err = errno;
+	if (notify_watchdog(n, l) < 0)
+		n->err = errno;
+}
+
+int
+notify_watchdog(struct notify *n, struct loop *l)
+{
+	if (n->fd < 0 || n->watchdog <= 0)
+		return 0;
+	return loop_timer(l, clock_mono() + n->watchdog / 2, on_watchdog, n) <
+	    0 ? -1 : 0;
+}
+
 void
 notify_close(struct notify *n)
 {
 	if (n->fd >= 0)
 		close(n->fd);
 	n->fd = -1;
+}
+
+int
+notify_listen(char *name, size_t size)
+{
+	struct sockaddr_un sa;
+	socklen_t len = sizeof(sa);
+	size_t n;
+	int fd, e;
+
+	if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
+	    0)) < 0)
+		return -1;
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	/* An address of the family alone: Linux binds a unique abstract
+	 * name (autobind). */
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa_family_t)) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&sa, &len) < 0)
+		goto fail;
+	n = len - offsetof(struct sockaddr_un, sun_path);
+	if (n < 2 || sa.sun_path[0] != '\0' || n + 1 > size) {
+		errno = n + 1 > size ? ENAMETOOLONG : EINVAL;
+		goto fail;
+	}
+	name[0] = '@';
+	memcpy(name + 1, sa.sun_path + 1, n - 1);
+	name[n] = '\0';
+	return fd;
+fail:
+	e = errno;
+	close(fd);
+	errno = e;
+	return -1;
+}
+
+int
+notify_recv_ready(int fd)
+{
+	char buf[4096], *line, *save;
+	ssize_t r;
+	int ready = 0;
+
+	for (;;) {
+		r = recv(fd, buf, sizeof(buf) - 1, 0);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return errno == EAGAIN || errno == EWOULDBLOCK ? ready :
+			    -1;
+		buf[r] = '\0';
+		for (line = strtok_r(buf, "\n", &save); line != NULL;
+		    line = strtok_r(NULL, "\n", &save))
+			if (strcmp(line, "READY=1") == 0)
+				ready = 1;
+	}
 }

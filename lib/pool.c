@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "notify.h"
 #include "parse.h"
 #include "pool.h"
 #include "spawn.h"
@@ -20,7 +21,10 @@ struct worker {
 	struct pool *pool;
 	int dead;		/* reaped: queued timers must ignore it */
 	int expired;		/* lifetime: due for replacement */
-	long grace_timer, life_timer;
+	int notready;		/* stopped for not being ready in time */
+	long grace_timer, life_timer, ready_timer;
+	int rfd;		/* conf.ready: its NOTIFY_SOCKET, or -1 */
+	char rname[64];		/* and that socket's name */
 };
 
 struct slot {
@@ -43,6 +47,8 @@ struct pool {
 	long gen;
 	int rolling;
 	struct worker *roll_old;
+	struct worker *roll_new;	/* readiness: the successor waited for */
+	struct worker *roll_best;	/* and the worker it is to replace */
 	struct slot **slots;	/* stable: timers point at them */
 	int nslots;		/* allocated; c.n are wanted */
 	struct worker *live, *grave;
@@ -53,6 +59,8 @@ struct pool {
 
 static int slot_start(struct pool *, int);
 static void roll_next(struct pool *);
+static void roll_fail(struct pool *, int, int);
+static void worker_stop(struct pool *, struct worker *);
 
 /* a + b for deadlines, saturated: durations near the int64 limit must
  * not wrap into the past. */
@@ -148,6 +156,25 @@ on_lifetime(struct loop *l, void *arg)
 	roll_next(w->pool);
 }
 
+static void
+on_ready_timer(struct loop *l, void *arg)
+{
+	struct worker *w = arg;
+	struct pool *p = w->pool;
+
+	(void)l;
+	w->ready_timer = 0;
+	if (w->dead || w->pub.ready || w->pub.stopping)
+		return;
+	if (w == p->roll_new) {
+		roll_fail(p, ETIMEDOUT, 0);
+		return;
+	}
+	emit(p, POOL_NOT_READY, w, 0);
+	w->notready = 1;
+	worker_stop(p, w);
+}
+
 struct child_arg {
 	struct pool *p;
 	struct worker *w;
@@ -158,8 +185,55 @@ child_hook(void *arg)
 {
 	struct child_arg *a = arg;
 
+	if (a->w->rfd >= 0 && setenv("NOTIFY_SOCKET", a->w->rname, 1) < 0)
+		return -1;
 	return a->p->ops.child ? a->p->ops.child(a->p->ops.arg, &a->w->pub) :
 	    0;
+}
+
+static void
+ready_close(struct worker *w)
+{
+	if (w->rfd < 0)
+		return;
+	(void)loop_fd(w->pool->loop, w->rfd, 0, NULL, NULL);
+	close(w->rfd);
+	w->rfd = -1;
+}
+
+static void
+on_ready_sock(struct loop *l, int fd, int events, void *arg)
+{
+	struct worker *w = arg;
+	int got = notify_recv_ready(fd);
+
+	(void)l;
+	(void)events;
+	/* On a read error the worker can no longer report: its ready
+	 * timer decides. */
+	if (got != 0)
+		ready_close(w);
+	if (got > 0)
+		pool_ready(w->pool, &w->pub);
+}
+
+/* The socket w reports READY=1 on, made before the fork so that a report
+ * can never come before we listen. 0, or -1 with errno. */
+static int
+ready_open(struct worker *w)
+{
+	int e;
+
+	if ((w->rfd = notify_listen(w->rname, sizeof(w->rname))) < 0)
+		return -1;
+	if (loop_fd(w->pool->loop, w->rfd, LOOP_IN, on_ready_sock, w) < 0) {
+		e = errno;
+		close(w->rfd);
+		w->rfd = -1;
+		errno = e;
+		return -1;
+	}
+	return 0;
 }
 
 /* Start a worker in slot i; it becomes the slot's current worker.
@@ -177,6 +251,7 @@ worker_start(struct pool *p, int i)
 	if ((w = calloc(1, sizeof(*w))) == NULL)
 		return NULL;
 	w->pool = p;
+	w->rfd = -1;
 	w->pub.slot = i;
 	w->pub.gen = p->gen;
 	memset(&o, 0, sizeof(o));
@@ -189,6 +264,8 @@ worker_start(struct pool *p, int i)
 	ca.w = w;
 	o.hook = child_hook;
 	o.hook_arg = &ca;
+	if (p->c.ready && ready_open(w) < 0)
+		goto fail;
 	if (p->ops.prepare && p->ops.prepare(p->ops.arg, &w->pub, &o) < 0)
 		goto fail;
 	if ((w->pub.pid = spawn_start(p->c.cmd, &o)) < 0) {
@@ -210,6 +287,12 @@ worker_start(struct pool *p, int i)
 			w->life_timer = 0;
 		}
 	}
+	if (p->c.ready) {
+		w->ready_timer = loop_timer(p->loop, sat_add(w->pub.started,
+		    p->c.ready_timeout), on_ready_timer, w);
+		if (w->ready_timer < 0)
+			w->ready_timer = 0;	/* it may still report */
+	}
 	w->next = p->live;
 	p->live = w;
 	p->nlive++;
@@ -219,6 +302,7 @@ worker_start(struct pool *p, int i)
 	return w;
 fail:
 	e = errno;
+	ready_close(w);
 	free(w);
 	errno = e;
 	return NULL;
@@ -352,6 +436,7 @@ worker_bury(struct pool *p, struct worker *w)
 			break;
 		}
 	w->dead = 1;
+	ready_close(w);
 	if (w->pub.retiring)
 		p->slots[w->pub.slot]->nretiring--;
 	if (p->slots[w->pub.slot]->w == w)
@@ -360,7 +445,9 @@ worker_bury(struct pool *p, struct worker *w)
 		loop_timer_cancel(p->loop, w->grace_timer);
 	if (w->life_timer)
 		loop_timer_cancel(p->loop, w->life_timer);
-	w->grace_timer = w->life_timer = 0;
+	if (w->ready_timer)
+		loop_timer_cancel(p->loop, w->ready_timer);
+	w->grace_timer = w->life_timer = w->ready_timer = 0;
 	/* Freed after this loop round: timers for it may be queued. */
 	w->next = p->grave;
 	p->grave = w;
@@ -393,11 +480,13 @@ static void
 worker_exited(struct pool *p, struct worker *w, int st)
 {
 	struct slot *s = p->slots[w->pub.slot];
-	int cur = s->w == w;
-	int expected = w->pub.stopping || p->stopping;
-	int ok = (WIFEXITED(st) && WEXITSTATUS(st) == 0) ||
+	/* The old worker of a gated roll: its successor takes the slot. */
+	int handover = w == p->roll_best;
+	int cur = s->w == w && !handover;
+	int expected = (w->pub.stopping && !w->notready) || p->stopping;
+	int ok = !w->notready && ((WIFEXITED(st) && WEXITSTATUS(st) == 0) ||
 	    (w->pub.signalled && WIFSIGNALED(st) &&
-	    (WTERMSIG(st) == p->c.stopsig || WTERMSIG(st) == SIGKILL));
+	    (WTERMSIG(st) == p->c.stopsig || WTERMSIG(st) == SIGKILL)));
 	int64_t uptime = clock_mono() - w->pub.started;
 	struct pool_event e;
 
@@ -424,6 +513,16 @@ worker_exited(struct pool *p, struct worker *w, int st)
 	e.quiet = e.delay < 0 && expected && ok;
 	if (p->ops.event)
 		p->ops.event(p->ops.arg, &e);
+	if (w == p->roll_new) {
+		roll_fail(p, 0, st);
+		return;
+	}
+	if (handover) {
+		s->w = p->roll_new;
+		p->roll_new = p->roll_best = NULL;
+		roll_next(p);
+		return;
+	}
 	if (e.delay == 0)
 		slot_start(p, w->pub.slot);
 	else if (e.delay > 0 && slot_schedule(p, w->pub.slot, e.delay) < 0)
@@ -469,7 +568,7 @@ roll_next(struct pool *p)
 	struct worker *w, *best = NULL;
 	int i;
 
-	if (p->stopping || p->roll_old != NULL)
+	if (p->stopping || p->roll_old != NULL || p->roll_new != NULL)
 		return;
 	for (i = 0; i < p->c.n; i++) {
 		w = p->slots[i]->w;
@@ -485,18 +584,89 @@ roll_next(struct pool *p)
 		return;
 	}
 	i = best->pub.slot;
+	if (p->c.ready) {
+		/* The old worker keeps its slot until the new one is ready. */
+		if ((w = worker_start(p, i)) == NULL) {
+			emit_err(p, POOL_RELOAD_FAILED, i, errno, -1);
+			best->expired = 0;
+			p->rolling = 0;
+			return;
+		}
+		p->slots[i]->w = best;
+		p->roll_new = w;
+		p->roll_best = best;
+		return;
+	}
 	worker_retire(p, best);
 	if (p->c.new_first && worker_start(p, i) == NULL) {
 		/* New before old: there is always a worker accepting. */
 		emit_err(p, POOL_RELOAD_FAILED, i, errno, -1);
 		p->slots[i]->w = best;
 		best->pub.retiring = 0;
+		p->slots[i]->nretiring--;
 		best->expired = 0;
 		p->rolling = 0;
 		return;
 	}
 	p->roll_old = best;
 	worker_stop(p, best);
+}
+
+/* The gated roll's new worker was not ready in time (err ETIMEDOUT) or
+ * ended first (status st): stop it, keep the old ones. */
+static void
+roll_fail(struct pool *p, int err, int st)
+{
+	struct worker *w = p->roll_new;
+	struct pool_event e;
+
+	p->roll_new = NULL;
+	if (p->roll_best != NULL)
+		p->roll_best->expired = 0;
+	p->roll_best = NULL;
+	p->rolling = 0;
+	memset(&e, 0, sizeof(e));
+	e.type = POOL_RELOAD_FAILED;
+	e.w = &w->pub;
+	e.slot = w->pub.slot;
+	e.err = err;
+	e.status = st;
+	e.delay = -1;
+	e.gen = p->gen;
+	if (p->ops.event)
+		p->ops.event(p->ops.arg, &e);
+	if (!w->dead) {
+		worker_retire(p, w);
+		worker_stop(p, w);
+	}
+}
+
+void
+pool_ready(struct pool *p, struct pool_worker *pw)
+{
+	struct worker *w = (struct worker *)pw, *old;
+	struct slot *s = p->slots[pw->slot];
+
+	if (w->dead || pw->ready)
+		return;
+	ready_close(w);
+	pw->ready = 1;
+	if (w->ready_timer)
+		loop_timer_cancel(p->loop, w->ready_timer);
+	w->ready_timer = 0;
+	emit(p, POOL_READY, w, 0);
+	if (w != p->roll_new)
+		return;
+	old = s->w;
+	s->w = w;
+	p->roll_new = p->roll_best = NULL;
+	if (old == NULL || old == w) {
+		roll_next(p);
+		return;
+	}
+	worker_retire(p, old);
+	p->roll_old = old;
+	worker_stop(p, old);
 }
 
 long
@@ -573,6 +743,7 @@ pool_stop(struct pool *p, int now)
 
 	if (!p->stopping) {
 		p->stopping = 1;
+		p->roll_new = p->roll_best = NULL;
 		for (i = 0; i < p->nslots; i++)
 			slot_cancel(p, p->slots[i]);
 		for (w = p->live; w; w = w->next)
@@ -620,6 +791,13 @@ pool_shrink(struct pool *p)
 	}
 	s = p->slots[--p->c.n];
 	slot_cancel(p, s);
+	if (p->roll_new != NULL && p->roll_new->pub.slot == p->c.n) {
+		struct worker *nw = p->roll_new;
+
+		p->roll_new = p->roll_best = NULL;
+		worker_retire(p, nw);
+		worker_stop(p, nw);
+	}
 	s->quick = 0;
 	s->ndeaths = 0;
 	s->deferred = 0;
@@ -708,6 +886,17 @@ pool_current(const struct pool *p)
 }
 
 int
+pool_up(const struct pool *p)
+{
+	int i, n = 0;
+
+	for (i = 0; i < p->c.n; i++)
+		n += p->slots[i]->w != NULL && (!p->c.ready ||
+		    p->slots[i]->w->pub.ready);
+	return n;
+}
+
+int
 pool_live(const struct pool *p)
 {
 	return p->nlive;
@@ -747,6 +936,7 @@ pool_free(struct pool *p)
 	pool_collect(p);
 	while ((w = p->live) != NULL) {
 		p->live = w->next;
+		ready_close(w);
 		free(w);
 	}
 	for (i = 0; i < p->nslots; i++) {
@@ -804,8 +994,28 @@ pool_event_text(const struct pool *p, const struct pool_event *e, char *buf,
 			    pid, how, e->delay == 0 ? "; restarting" : "");
 		return e->quiet ? POOL_LOG_VERBOSE : POOL_LOG_NOTICE;
 	case POOL_RELOAD_FAILED:
-		snprintf(buf, size, "reload stopped: cannot start worker %d: "
-		    "%s", e->slot, strerror(e->err));
+		if (w == NULL)
+			snprintf(buf, size, "reload stopped: cannot start "
+			    "worker %d: %s", e->slot, strerror(e->err));
+		else if (e->err == ETIMEDOUT)
+			snprintf(buf, size, "reload stopped: worker %d (pid "
+			    "%ld) not ready within %s; the old workers keep "
+			    "serving", e->slot, pid, duration_fmt(
+			    p->c.ready_timeout, d, sizeof(d)));
+		else {
+			status_text(e->status, how, sizeof(how));
+			snprintf(buf, size, "reload stopped: worker %d (pid "
+			    "%ld) %s before it was ready; the old workers "
+			    "keep serving", e->slot, pid, how);
+		}
+		return POOL_LOG_WARN;
+	case POOL_READY:
+		snprintf(buf, size, "worker %d (pid %ld) ready", e->slot, pid);
+		return POOL_LOG_VERBOSE;
+	case POOL_NOT_READY:
+		snprintf(buf, size, "worker %d (pid %ld) not ready within %s; "
+		    "stopping it", e->slot, pid, duration_fmt(
+		    p->c.ready_timeout, d, sizeof(d)));
 		return POOL_LOG_WARN;
 	case POOL_RELOAD_DONE:
 		snprintf(buf, size, "reload to generation %ld done", e->gen);

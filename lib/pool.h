@@ -16,6 +16,15 @@
  * one is stopped; without, after. A reload during a roll bumps the
  * generation and the same roll carries on.
  *
+ * Readiness (conf.ready): each worker gets its own NOTIFY_SOCKET (a
+ * datagram socket the pool owns, lib/notify) and counts as up only once
+ * it sends READY=1 there (or the caller calls pool_ready); one not ready within ready_timeout is
+ * stopped and restarted like a crash. A roll then starts the new worker
+ * while the old one keeps its slot, and stops the old one only when the
+ * new one is ready; a new worker that is not ready in time, or exits
+ * first, stops the roll (POOL_RELOAD_FAILED): it is stopped and the old
+ * workers keep serving.
+ *
  * Stopping a worker: the caller's stop callback may take it over (closing
  * its stdin); otherwise the stop signal goes to the worker (or to its
  * process group, with pgroup). KILL follows after the grace time.
@@ -48,6 +57,7 @@ struct pool_worker {
 	int retiring;		/* left its slot */
 	int stopping;		/* asked to stop; the grace timer runs */
 	int signalled;		/* we sent it the stop signal or KILL */
+	int ready;		/* reported ready (conf.ready) */
 	void *data;		/* the caller's (set in prepare) */
 };
 
@@ -61,10 +71,16 @@ enum pool_event_type {
 	POOL_EXITED,		/* w reaped with status; delay: restart delay,
 				 * -1 none; quiet: an expected, clean end */
 	POOL_RELOAD_FAILED,	/* the roll stopped: slot's new worker could
-				 * not start (err) */
+				 * not start (err, w NULL); or, with
+				 * readiness, new worker w was not ready in
+				 * time (err ETIMEDOUT) or ended first (err
+				 * 0, status) */
 	POOL_RELOAD_DONE,	/* every worker is of generation gen */
 	POOL_GAVE_UP,		/* slot's worker died more than the restart
 				 * limit allows: the pool is stopping */
+	POOL_READY,		/* w reported ready */
+	POOL_NOT_READY,		/* w was not ready within ready_timeout: it
+				 * is being stopped */
 };
 
 struct pool_event {
@@ -113,6 +129,8 @@ struct pool_conf {
 				 * stop signals and KILL go to the group */
 	int max_restarts;	/* give up after more quick deaths than this */
 	int64_t restart_window;	/* within this long (ns); 0: no limit */
+	int ready;		/* workers report readiness (pool_ready) */
+	int64_t ready_timeout;	/* ns a worker has for it */
 };
 
 /* A pool over loop l (it adds SIGCHLD-free timers only; the caller routes
@@ -145,6 +163,10 @@ void pool_signal(struct pool *p, int sig);
 /* Retire w from its slot, stop it and fill the slot again (recycling). */
 void pool_recycle(struct pool *p, struct pool_worker *w);
 
+/* w is ready (conf.ready; the pool calls it itself on READY=1): it counts as up, and a roll waiting
+ * for it goes on. A repeated report is ignored. */
+void pool_ready(struct pool *p, struct pool_worker *w);
+
 /* Start the wanted slots that are empty and not waiting for a restart.
  * Returns how many slots are starting (a worker just started, or a
  * restart pending). */
@@ -153,10 +175,13 @@ int pool_fill(struct pool *p);
 /* Cancel pending restarts (no more work for new workers). */
 void pool_hold(struct pool *p);
 
-/* Wanted workers; current workers (slots filled); live workers (current
+/* Wanted workers; current workers (slots filled; with readiness, a
+ * slot's old worker stays current until its successor is ready); live workers (current
  * and retiring); 1 once stopping. */
 int pool_size(const struct pool *p);
 int pool_current(const struct pool *p);
+/* Current workers that are up: ready ones with conf.ready, else all. */
+int pool_up(const struct pool *p);
 int pool_live(const struct pool *p);
 int pool_stopping(const struct pool *p);
 long pool_generation(const struct pool *p);
