@@ -1003,7 +1003,7 @@ pool_event_text(const struct pool *p, const struct pool_event *e, char *buf,
 			    "serving", e->slot, pid, duration_fmt(
 			    p->c.ready_timeout, d, sizeof(d)));
 		else {
-			status_text(e->status, how, sizeof(how));
+			spawn_status_text(e->status, how, sizeof(how));
 			snprintf(buf, size, "reload stopped: worker %d (pid "
 			    "%ld) %s before it was ready; the old workers "
 			    "keep serving", e->slot, pid, how);
