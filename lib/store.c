@@ -278,6 +278,17 @@ pos_store(_Atomic uint64_t *gen, struct slot s[2], const struct pos *p)
 	atomic_store_explicit(gen, g, memory_order_release);
 }
 
+/* Positions only move forward (seq never falls), so the slot the counter
+ * names holds a seq at least the other's: else the counter is damaged
+ * and names the older position, which would lose or repeat messages. */
+static int
+pos_sound(_Atomic uint64_t *gen, struct slot s[2])
+{
+	uint64_t g = atomic_load_explicit(gen, memory_order_acquire);
+
+	return atomic_load(&s[g & 1].seq) >= atomic_load(&s[(g & 1) ^ 1].seq);
+}
+
 #define TAIL_LOAD(s, p)  pos_load(&(s)->st->tail_gen, (s)->st->tail, (p))
 #define TAIL_STORE(s, p) pos_store(&(s)->st->tail_gen, (s)->st->tail, (p))
 #define HEAD_LOAD(s, p)  pos_load(&(s)->st->head_gen, (s)->st->head, (p))
@@ -739,6 +750,9 @@ check_positions(struct store *s)
 	uint64_t n, lo, hi, seg, size;
 	int exists;
 
+	if (!pos_sound(&s->st->head_gen, s->st->head) ||
+	    !pos_sound(&s->st->tail_gen, s->st->tail))
+		return "a generation counter names the older position";
 	HEAD_LOAD(s, &h);
 	TAIL_LOAD(s, &t);
 	if (h.seg > t.seg || (h.seg == t.seg && h.off > t.off))
@@ -2356,7 +2370,11 @@ store_fsck(const char *path, const struct store_hooks *h)
 	}
 	memcpy(s->st->magic, STATE_MAGIC, 8);
 	s->st->version = 1;
+	/* Both slots of each: the rebuilt positions may lie behind the
+	 * old ones, which must not pass for newer. */
 	HEAD_STORE(s, &hd);
+	HEAD_STORE(s, &hd);
+	TAIL_STORE(s, &tl);
 	TAIL_STORE(s, &tl);
 	atomic_store(&s->st->dead_len, dlen);
 	msync(s->st, STATE_SIZE, MS_SYNC);
