@@ -239,6 +239,8 @@ opt_one(struct opts *o, int c, char **argv)
 	switch (c) {
 	case '0':
 	case 'L':
+		if (o->dispatch && o->delim != (c == '0' ? '\0' : '\n'))
+			die(2, "-L and -0 exclude each other");
 		o->dispatch = 1;
 		o->delim = c == '0' ? '\0' : '\n';
 		break;
@@ -280,6 +282,7 @@ opt_one(struct opts *o, int c, char **argv)
 		    POOL_MAX_WORKERS);
 		break;
 	case 'p':
+		free(o->pidfile);
 		o->pidfile = xstrdup(optarg);
 		break;
 	case 'q':
@@ -288,6 +291,7 @@ opt_one(struct opts *o, int c, char **argv)
 	case 't':
 		if (*optarg == '\0')
 			die(2, "empty title");
+		free(o->title);
 		o->title = xstrdup(optarg);
 		break;
 	case 'v':

@@ -336,3 +336,15 @@ all_gen() {
 	[ "$(cat seen)" = "unset unset" ]
 	wait_for 5 lines_of msgs 5 WATCHDOG=1
 }
+
+@test "prefork: -L and -0 together are a usage error; a repeated -t or -p: the last one counts" {
+	run --separate-stderr prefork -L -0 -- cat
+	[ "$status" -eq 2 ]
+	[ "$stderr" = "prefork: -L and -0 exclude each other" ]
+	spawn_bg prefork -n 1 -t "$T-$BATS_TEST_NUMBER-x" -t "$T-$BATS_TEST_NUMBER-y" \
+	    -p a.pid -p b.pid -- sleep 300
+	local master=$!
+	wait_for 10 test -s b.pid
+	[ ! -e a.pid ]
+	[ "$(tr '\0' ' ' < "/proc/$master/cmdline" | sed 's/ *$//')" = "$T-$BATS_TEST_NUMBER-y-master" ]
+}
