@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -29,6 +30,7 @@
 
 #include "clock.h"
 #include "dispatch.h"
+#include "io.h"
 #include "listen.h"
 #include "loop.h"
 #include "msg.h"
@@ -58,6 +60,7 @@ struct opts {
 	int ready;
 	int64_t ready_timeout;
 	int timestamps;
+	char *status_file;
 	char **cmd;
 };
 
@@ -76,6 +79,7 @@ struct prefork {
 	int rolling;		/* a reload runs: READY=1 when it is done */
 	int failed;		/* exit 1 in dispatch mode */
 	int gave_up;		/* --max-restarts hit: exit 1 */
+	int status_failed;	/* --status-file: said once */
 };
 
 static void usage(void) __attribute__((noreturn));
@@ -126,6 +130,8 @@ usage(void)
 	    "(default 60s)\n"
 	    "      --timestamps       RFC 3339 time on worker and reload "
 	    "notices\n"
+	    "      --status-file FILE the pool's state as JSON, rewritten on "
+	    "every change\n"
 	    "  -q, --quiet            no notices\n"
 	    "  -v, --verbose          event lines\n"
 	    "  -h, --help             this help\n"
@@ -201,7 +207,7 @@ listen_arg(struct opts *o, const char *arg)
 }
 
 enum { OPT_WINDOW = 256, OPT_RETRY, OPT_NO_GROUP, OPT_MAX_RESTARTS,
-	OPT_READY, OPT_READY_TIMEOUT, OPT_TIMESTAMPS };
+	OPT_READY, OPT_READY_TIMEOUT, OPT_TIMESTAMPS, OPT_STATUS_FILE };
 
 static const struct option longs[] = {
 	{ "workers", required_argument, NULL, 'n' },
@@ -224,6 +230,7 @@ static const struct option longs[] = {
 	{ "ready", no_argument, NULL, OPT_READY },
 	{ "ready-timeout", required_argument, NULL, OPT_READY_TIMEOUT },
 	{ "timestamps", no_argument, NULL, OPT_TIMESTAMPS },
+	{ "status-file", required_argument, NULL, OPT_STATUS_FILE },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
@@ -314,6 +321,10 @@ opt_one(struct opts *o, int c, char **argv)
 		break;
 	case OPT_TIMESTAMPS:
 		o->timestamps = 1;
+		break;
+	case OPT_STATUS_FILE:
+		free(o->status_file);
+		o->status_file = xstrdup(optarg);
 		break;
 	case OPT_READY_TIMEOUT:
 		o->ready_timeout = dur_arg("ready timeout", optarg, 1);
@@ -463,25 +474,63 @@ static void
 say(const struct prefork *pf, int level, const char *fmt, ...)
 {
 	char text[512], ts[40] = "";
-	int64_t now = clock_wall();
-	time_t sec = (time_t)(now / NS_PER_SEC);
-	struct tm tm;
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
-	if (pf->o->timestamps && gmtime_r(&sec, &tm) != NULL) {
-		strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
-		snprintf(ts + strlen(ts), sizeof(ts) - strlen(ts), ".%03dZ ",
-		    (int)(now % NS_PER_SEC / NS_PER_MS));
-	}
+	if (pf->o->timestamps && *clock_rfc3339(clock_wall(), ts,
+	    sizeof(ts) - 1) != '\0')
+		strcat(ts, " ");
 	if (level == POOL_LOG_WARN)
 		warn("%s%s", ts, text);
 	else if (level == POOL_LOG_NOTICE)
 		notice("%s%s", ts, text);
 	else
 		verbose("%s%s", ts, text);
+}
+
+/* --status-file: the pool's state, written whole to FILE.tmp and renamed
+ * over FILE, so a reader sees the old state or the new, never a part.
+ * A failure is said once; the pool goes on. */
+static void
+status_write(struct prefork *pf)
+{
+	char buf[64 * 1024], tmp[PATH_MAX];
+	int fd, n;
+
+	if (pf->o->status_file == NULL)
+		return;
+	n = pool_status_json(pf->pool, buf, sizeof(buf));
+	if (n < 0 || snprintf(tmp, sizeof(tmp), "%s.tmp",
+	    pf->o->status_file) >= (int)sizeof(tmp)) {
+		errno = n < 0 ? errno : ENAMETOOLONG;
+		goto fail;
+	}
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+	    0644);
+	if (fd < 0)
+		goto fail;
+	if (io_write_all(fd, buf, (size_t)n) < 0) {
+		n = errno;
+		close(fd);
+		unlink(tmp);
+		errno = n;
+		goto fail;
+	}
+	close(fd);
+	if (rename(tmp, pf->o->status_file) < 0) {
+		n = errno;
+		unlink(tmp);
+		errno = n;
+		goto fail;
+	}
+	pf->status_failed = 0;
+	return;
+fail:
+	if (!pf->status_failed)
+		warn("cannot write %s:", pf->o->status_file);
+	pf->status_failed = 1;
 }
 
 static void
@@ -504,6 +553,7 @@ on_pool_event(void *arg, const struct pool_event *e)
 			dispatch_stop(pf->disp);
 	}
 	say(pf, pool_event_text(pf->pool, e, t, sizeof(t)), "%s", t);
+	status_write(pf);
 }
 
 /* ---- dispatch's callbacks ---- */
@@ -805,6 +855,7 @@ finish(struct prefork *pf)
 	free(o->ls);
 	free(o->title);
 	free(o->pidfile);
+	free(o->status_file);
 }
 
 int

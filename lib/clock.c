@@ -1,6 +1,7 @@
 /* clock: nanosecond monotonic and wall time, absolute sleeps. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdio.h>
 #include <sys/prctl.h>
 #include <time.h>
 
@@ -80,4 +81,22 @@ void
 clock_fine_slack(void)
 {
 	(void)prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
+}
+
+char *
+clock_rfc3339(int64_t ns, char *buf, size_t size)
+{
+	time_t sec = (time_t)(ns / NS_PER_SEC);
+	struct tm tm;
+	size_t n;
+
+	if (size == 0)
+		return buf;
+	buf[0] = '\0';
+	if (ns < 0 || gmtime_r(&sec, &tm) == NULL ||
+	    (n = strftime(buf, size, "%Y-%m-%dT%H:%M:%S", &tm)) == 0)
+		return buf;
+	snprintf(buf + n, size - n, ".%03dZ",
+	    (int)(ns % NS_PER_SEC / NS_PER_MS));
+	return buf;
 }

@@ -2,6 +2,7 @@
 #ifndef PKIT_CLOCK_H
 #define PKIT_CLOCK_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -18,6 +19,11 @@ struct timespec clock_ts(int64_t ns);	/* ns (>= 0) as a timespec */
  * clock gives INT64_MAX, "never", instead of a time in the past. */
 int64_t clock_add_sat(int64_t a, int64_t b);
 int64_t clock_mul_sat(int64_t a, int64_t b);
+
+/* Wall time ns (>= 0) as RFC 3339 UTC with milliseconds,
+ * "2026-12-04T15:55:20.123Z", into buf (at least 25 bytes). Returns buf;
+ * "" when the time cannot be broken down. */
+char *clock_rfc3339(int64_t ns, char *buf, size_t size);
 
 /* Ask for timer wake-ups as close to due as the kernel can (the default
  * slack is 50 us; PR_SET_TIMERSLACK on Linux). Best effort. */

@@ -37,6 +37,10 @@ struct slot {
 	int ndeaths;
 	int nretiring;		/* retired workers of this slot still alive */
 	int deferred;		/* a recycle waits for them to go */
+	long starts;		/* workers started in the slot */
+	int64_t started_wall;	/* when the current one started */
+	int last_status;	/* waitpid status of the last one reaped */
+	int exited;		/* one was reaped */
 };
 
 struct pool {
@@ -297,6 +301,8 @@ worker_start(struct pool *p, int i)
 	p->live = w;
 	p->nlive++;
 	p->slots[i]->w = w;
+	p->slots[i]->starts++;
+	p->slots[i]->started_wall = clock_wall();
 	p->started_any = 1;
 	emit(p, POOL_STARTED, w, 0);
 	return w;
@@ -492,6 +498,8 @@ worker_exited(struct pool *p, struct worker *w, int st)
 
 	if (p->ops.ended && p->ops.ended(p->ops.arg, &w->pub, st, ok))
 		expected = 1;
+	s->last_status = st;
+	s->exited = 1;
 	worker_bury(p, w);
 	memset(&e, 0, sizeof(e));
 	e.type = POOL_EXITED;
@@ -912,6 +920,51 @@ long
 pool_generation(const struct pool *p)
 {
 	return p->gen;
+}
+
+int
+pool_status_json(const struct pool *p, char *buf, size_t size)
+{
+	char t[40], how[128];
+	size_t n = 0;
+	int i, r;
+	const struct slot *sl;
+
+#define PUT(...) do { \
+	r = snprintf(buf + n, size - n, __VA_ARGS__); \
+	if (r < 0 || (size_t)r >= size - n) \
+		goto full; \
+	n += (size_t)r; \
+} while (0)
+	if (size == 0)
+		goto full;
+	PUT("{\"master_pid\": %ld, \"generation\": %ld, \"workers\": %d, "
+	    "\"live\": %d, \"slots\": [", (long)getpid(), p->gen, p->c.n,
+	    p->nlive);
+	for (i = 0; i < p->c.n && i < p->nslots; i++) {
+		sl = p->slots[i];
+		PUT("%s\n  {\"slot\": %d, ", i ? "," : "", i);
+		if (sl->w != NULL)
+			PUT("\"pid\": %ld, \"generation\": %ld, \"started\": "
+			    "\"%s\", ", (long)sl->w->pub.pid, sl->w->pub.gen,
+			    clock_rfc3339(sl->started_wall, t, sizeof(t)));
+		else
+			PUT("\"pid\": null, \"generation\": null, "
+			    "\"started\": null, ");
+		PUT("\"restarts\": %ld, \"last_exit\": ", sl->starts > 0 ?
+		    sl->starts - 1 : 0);
+		if (sl->exited)
+			PUT("\"%s\"}", spawn_status_text(sl->last_status, how,
+			    sizeof(how)));
+		else
+			PUT("null}");
+	}
+	PUT("\n]}\n");
+#undef PUT
+	return (int)n;
+full:
+	errno = ENOSPC;
+	return -1;
 }
 
 void

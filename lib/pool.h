@@ -186,6 +186,13 @@ int pool_live(const struct pool *p);
 int pool_stopping(const struct pool *p);
 long pool_generation(const struct pool *p);
 
+/* The pool's state as one JSON object (master_pid, generation, workers,
+ * live, and per wanted slot: slot, pid, generation, started (RFC 3339
+ * UTC), restarts, last_exit (how the last reaped worker of the slot
+ * ended, or null)), ending in a newline, into buf. Returns its length,
+ * or -1 with ENOSPC when buf is too small. */
+int pool_status_json(const struct pool *p, char *buf, size_t size);
+
 /* Free the memory of reaped workers (after each loop round: callbacks
  * queued for them may still run in the round that reaped them). */
 void pool_collect(struct pool *p);

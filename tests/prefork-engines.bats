@@ -348,3 +348,46 @@ all_gen() {
 	[ ! -e a.pid ]
 	[ "$(tr '\0' ' ' < "/proc/$master/cmdline" | sed 's/ *$//')" = "$T-$BATS_TEST_NUMBER-y-master" ]
 }
+
+# st KEY...: a value of the status file (python3 reads the JSON).
+st() {
+	python3 -c 'import json, sys
+v = json.load(open("st.json"))
+for k in sys.argv[1:]:
+    v = v[int(k)] if isinstance(v, list) else v[k]
+print("null" if v is None else v)' "$@"
+}
+
+@test "prefork: --status-file holds the pool's state as JSON, rewritten on every change" {
+	command -v python3 >/dev/null || skip "python3 is not installed"
+	spawn_bg prefork -n 2 -t "$T-$BATS_TEST_NUMBER-s" --status-file st.json \
+	    -- sleep 300
+	local master=$! w0 w1
+	st_up() { [ -s st.json ] && [ "$(st live)" = 2 ]; }
+	wait_for 10 st_up
+	python3 -m json.tool st.json > /dev/null
+	[ "$(st master_pid)" = "$master" ]
+	[ "$(st workers)" = 2 ]
+	[ "$(st generation)" = 0 ]
+	w0=$(st slots 0 pid)
+	w1=$(st slots 1 pid)
+	[ "$(st slots 0 restarts)" = 0 ] && [ "$(st slots 0 last_exit)" = null ]
+	[[ $(st slots 0 started) =~ ^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}\.[0-9]{3}Z$ ]]
+	# A worker killed: its slot says how it ended and has a new pid.
+	kill -KILL "$w0"
+	restarted() { [ "$(st slots 0 restarts)" = 1 ] && [ "$(st slots 0 pid)" != null ]; }
+	wait_for 10 restarted
+	[ "$(st slots 0 last_exit)" = "killed by signal KILL" ]
+	[ "$(st slots 0 pid)" != "$w0" ]
+	[ "$(st slots 1 pid)" = "$w1" ]
+	# A reload: generation 1 everywhere.
+	kill -HUP "$master"
+	reloaded() { [ "$(st generation)" = 1 ] && [ "$(st slots 0 generation)" = 1 ] &&
+	    [ "$(st slots 1 generation)" = 1 ]; }
+	wait_for 10 reloaded
+	# A stop: no live worker left in the file, and no temporary file.
+	kill -TERM "$master"
+	wait_for 15 gone "$master"
+	[ "$(st live)" = 0 ] && [ "$(st slots 1 pid)" = null ]
+	[ ! -e st.json.tmp ]
+}
