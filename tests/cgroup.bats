@@ -79,7 +79,7 @@ no_title() { [ -z "$(title_pids "$1")" ]; }
 	run -124 palarm -d 500ms -- bash -c \
 	    '(setsid bash -c "exec -a \"\$1-a\" sleep 300" x "$1" >/dev/null 2>&1 &)
 	     exec -a "$1-b" sleep 300' sh "$N" 3>&-
-	wait_for 5 test -n "$(title_pids "$N-a")"
+	wait_for 5 eval '[ -n "$(title_pids "$N-a")" ]'
 }
 
 @test "cgroup: palarm --cgroup waits for the rest of the tree before the deadline" {
@@ -162,8 +162,8 @@ no_title() { [ -z "$(title_pids "$1")" ]; }
 @test "cgroup: pkillall-title -l --cgroup lists only that cgroup's matches" {
 	spawn_bg titled "$N-in"; local a=$!
 	spawn_bg titled "$N-out"; local b=$!
-	wait_for 5 test -n "$(title_pids "$N-in")"
-	wait_for 5 test -n "$(title_pids "$N-out")"
+	wait_for 5 eval '[ -n "$(title_pids "$N-in")" ]'
+	wait_for 5 eval '[ -n "$(title_pids "$N-out")" ]'
 	echo "$a" > "$CGP/cgroup.procs"
 	run -0 pkillall-title -l --cgroup "$CGP" "$N-*"
 	[ "$output" = "$a $N-in" ]

@@ -102,7 +102,10 @@ local_teardown() {
 	spawn_bg prefork -n 1 -t "$T-$BATS_TEST_NUMBER-x" -M 9223372036.8s \
 	    -g 9223372036.8s -b 9223372036.8s -- pfworker -s -i
 	local master=$! w
-	wait_for 10 test "$(nkids "$master")" -eq 1
+	# A function: wait_for expands its words once, and the worker may
+	# not be there yet at the call.
+	one_kid() { [ "$(nkids "$master")" -eq 1 ]; }
+	wait_for 10 one_kid
 	w=$(kids "$master")
 	# A wrapped lifetime expired at once and recycled the worker.
 	sleep 1
