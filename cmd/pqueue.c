@@ -34,13 +34,15 @@
 #include "msg.h"
 #include "out.h"
 #include "parse.h"
+#include "qrun.h"
+#include "qshow.h"
 #include "rstream.h"
 #include "spawn.h"
 #include "store.h"
 #include "sysvq.h"
 
 #define POLL_EVERY	(10 * NS_PER_MS)	/* without a watch */
-#define TAIL_MAX	4096	/* stderr kept for a dead letter's note */
+#define TAIL_MAX	QRUN_TAIL
 
 /* What one run of pqueue needs besides its options. */
 struct pq {
@@ -54,9 +56,9 @@ struct pq {
 	sigset_t stops;		/* routed to the loop (and the lock waits) */
 	struct out out;		/* stdout, unbuffered */
 	struct store_hooks hooks;
-	int err_eof;		/* run: COMMAND's stderr pipe ended */
-	size_t tail_len;	/* run: the last bytes of COMMAND's stderr */
-	char tail[TAIL_MAX];
+	struct qrun run;	/* run: COMMAND's attempts */
+	const char *tail;	/* run: the last bytes of COMMAND's stderr */
+	size_t tail_len;
 };
 
 struct opts {
@@ -334,55 +336,6 @@ pop_store(struct pq *p, struct store *s, const struct opts *o)
 }
 
 static void
-set_env_num(const char *name, unsigned long long v)
-{
-	char s[32];
-
-	snprintf(s, sizeof(s), "%llu", v);
-	setenv(name, s, 1);
-}
-
-/* Keep the last TAIL_MAX bytes of COMMAND's stderr. */
-static void
-tail_add(struct pq *p, const char *b, size_t n)
-{
-	size_t drop;
-
-	if (n >= TAIL_MAX) {
-		memcpy(p->tail, b + n - TAIL_MAX, TAIL_MAX);
-		p->tail_len = TAIL_MAX;
-		return;
-	}
-	if (p->tail_len + n > TAIL_MAX) {
-		drop = p->tail_len + n - TAIL_MAX;
-		memmove(p->tail, p->tail + drop, p->tail_len - drop);
-		p->tail_len -= drop;
-	}
-	memcpy(p->tail + p->tail_len, b, n);
-	p->tail_len += n;
-}
-
-/* COMMAND's stderr (non-blocking): relay what is there to ours, keep
- * its tail. */
-static void
-on_stderr(struct loop *l, int fd, int events, void *arg)
-{
-	struct pq *p = arg;
-	char b[4096];
-	ssize_t n;
-
-	(void)events;
-	while ((n = read(fd, b, sizeof(b))) > 0) {
-		(void)io_write_all(STDERR_FILENO, b, (size_t)n);
-		tail_add(p, b, (size_t)n);
-	}
-	if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
-		p->err_eof = 1;
-		loop_fd(l, fd, 0, NULL, NULL);
-	}
-}
-
-static void
 on_child(struct loop *l, int sig, void *arg)
 {
 	(void)l;
@@ -390,79 +343,30 @@ on_child(struct loop *l, int sig, void *arg)
 	(void)arg;	/* waitpid, after loop_once, looks */
 }
 
-/* Run COMMAND on a leased message; returns its wait status in *ws, or
- * -1 with the exec status in *ws when it could not run. The lease fd
- * itself becomes COMMAND's stdin: opening and closing a second fd to
- * the lease would drop our record lock on it (POSIX locks go with any
- * close). Its stderr comes through a pipe, relayed as it comes, so its
- * tail can go with a dead letter; a process it leaves behind holding
- * that pipe does not hold us up. */
+/* Run COMMAND on a leased message (lib/qrun); returns its wait status
+ * in *ws, or -1 with the exec status in *ws when it could not run. The
+ * lease fd itself becomes COMMAND's stdin: opening and closing a second
+ * fd to the lease would drop our record lock on it (POSIX locks go with
+ * any close). */
 static int
 run_one(struct pq *p, const char *name, char **argv,
     const struct store_lease *l, int *ws)
 {
-	struct spawn_opts so;
-	int fds[2];
-	pid_t pid, r;
+	int r;
 
-	set_env_num("PQUEUE_ID", l->m.id);
-	set_env_num("PQUEUE_ATTEMPT", l->m.attempt);
-	setenv("PQUEUE_QUEUE", name, 1);
-	if (pipe(fds) < 0 || fcntl(fds[0], F_SETFD, FD_CLOEXEC) < 0 ||
-	    fcntl(fds[1], F_SETFD, FD_CLOEXEC) < 0 ||
-	    fcntl(fds[0], F_SETFL, O_NONBLOCK) < 0)
-		die(125, "pipe:");
-	memset(&so, 0, sizeof(so));
-	so.in = l->fd;
-	so.out = -1;
-	so.err = fds[1];
-	/* If we die, the lease goes back and another runner takes the
-	 * message: this run must not go on beside it. */
-	so.pdeathsig = SIGKILL;
-	pid = spawn_start(argv, &so);
-	close(fds[1]);
-	if (pid < 0) {
-		*ws = spawn_exec_status(errno);
-		close(fds[0]);
-		return -1;
-	}
-	p->tail_len = 0;
-	p->err_eof = 0;
-	if (loop_fd(p->loop, fds[0], LOOP_IN, on_stderr, p) < 0)
-		die(125, "loop:");
-	/* SIGCHLD is routed to the loop: an exit between the waitpid and
-	 * the ppoll is seen by the ppoll. */
-	while ((r = waitpid(pid, ws, WNOHANG)) != pid) {
-		if (r < 0 && errno != EINTR)
-			die(125, "waitpid:");
-		if (r <= 0 && loop_once(p->loop) < 0)
-			die(125, "loop:");
-	}
-	if (!p->err_eof)
-		on_stderr(p->loop, fds[0], LOOP_IN, p);	/* what is left */
-	loop_fd(p->loop, fds[0], 0, NULL, NULL);
-	close(fds[0]);
-	return 0;
+	p->run.loop = p->loop;
+	r = qrun_one(&p->run, argv, name, l->m.id, l->m.attempt, l->fd, ws);
+	if (r < 0 && *ws < 0)
+		die(125, "%s:", p->run.failed);
+	p->tail = p->run.tail;
+	p->tail_len = p->run.tail_len;
+	return r;
 }
 
-/* How long a message that failed its attempt-th time waits: the
- * --retry-delay doubled per attempt up to --retry-max, then spread by
- * up to 10 % either way, so runners that failed together do not come
- * back together. 0: at once. */
 static int64_t
 retry_wait(const struct opts *o, uint32_t attempt)
 {
-	int64_t d = o->retry_delay;
-	uint32_t i;
-
-	if (d <= 0)
-		return 0;
-	for (i = 1; i < attempt && d < o->retry_max; i++)
-		d = d > INT64_MAX / 2 ? INT64_MAX : d * 2;
-	if (d > o->retry_max)
-		d = o->retry_max;
-	return d - d / 10 + (int64_t)((double)(d / 5) *
-	    ((double)random() / RAND_MAX));
+	return qrun_retry_wait(o->retry_delay, o->retry_max, attempt);
 }
 
 static int
@@ -527,37 +431,6 @@ run_store(struct pq *p, struct store *s, const char *name,
 			    (unsigned long long)m.id);
 	}
 	return done == 1 && !o->forever ? last : 0;
-}
-
-/* name as a JSON string. */
-static void
-json_string(const char *name)
-{
-	const unsigned char *c;
-
-	putchar('"');
-	for (c = (const unsigned char *)name; *c != '\0'; c++)
-		if (*c == '"' || *c == '\\')
-			printf("\\%c", *c);
-		else if (*c < 0x20 || *c == 0x7f)
-			printf("\\u%04x", *c);
-		else
-			putchar(*c);
-	putchar('"');
-}
-
-/* One queue as a JSON object on a line of its own; keys documented in
- * pqueue(1), stable. age: "null" or seconds. */
-static void
-stat_json(const char *name, const struct store_stat *st, const char *age)
-{
-	printf("{\"name\": ");
-	json_string(name);
-	printf(", \"length\": %llu, \"bytes\": %llu, \"oldest_age\": %s, "
-	    "\"leased\": %llu, \"delayed\": %llu, \"dead\": %llu}\n",
-	    (unsigned long long)st->length, (unsigned long long)st->bytes,
-	    age, (unsigned long long)st->inflight,
-	    (unsigned long long)st->delayed, (unsigned long long)st->dead);
 }
 
 /* ---- System V queues ---- */
@@ -634,12 +507,12 @@ static int
 sysv_stat(const char *spec, int len_only, int json)
 {
 	unsigned long n, bytes, cap;
-	struct store_stat st = { 0 };
+	struct store_stat st = { .oldest = -1 };
 	struct sysvq q;
 
 	sysv_open(&q, spec, 0, 0);
-	if (!len_only && !json)
-		printf("name length bytes oldest-age inflight dead\n");
+	if (!len_only)
+		qshow_stat_head(json);
 	if (q.id < 0) {
 		if (len_only) {
 			puts("0");
@@ -655,10 +528,8 @@ sysv_stat(const char *spec, int len_only, int json)
 	st.bytes = bytes;
 	if (len_only)
 		printf("%lu\n", n);
-	else if (json)
-		stat_json(spec, &st, "null");
 	else
-		printf("%s %lu %lu - 0 0\n", spec, n, bytes);
+		qshow_stat(spec, &st, 0, json);
 	return 0;
 }
 
@@ -668,22 +539,10 @@ static void
 stat_line(struct store *s, const char *name, int json)
 {
 	struct store_stat st;
-	char age[32] = "-";
 
 	if (store_stat(s, &st) < 0)
 		exit(1);
-	if (st.oldest >= 0)
-		snprintf(age, sizeof(age), "%.3f",
-		    (double)(clock_wall() - st.oldest) / 1e9);
-	else if (json)
-		snprintf(age, sizeof(age), "null");
-	if (json) {
-		stat_json(name, &st, age);
-		return;
-	}
-	printf("%s %llu %llu %s %llu %llu\n", name,
-	    (unsigned long long)st.length, (unsigned long long)st.bytes, age,
-	    (unsigned long long)st.inflight, (unsigned long long)st.dead);
+	qshow_stat(name, &st, clock_wall(), json);
 }
 
 static int
@@ -695,8 +554,8 @@ cmd_list(struct pq *p, int with_stat, int json)
 	size_t i, n;
 	int is_tmp, st = 0;
 
-	if (with_stat && !json)
-		printf("name length bytes oldest-age inflight dead\n");
+	if (with_stat)
+		qshow_stat_head(json);
 	d = store_dir(p->dir, dbuf, sizeof(dbuf), &is_tmp);
 	if (store_list(d, &v, &n) < 0)
 		die(1, "%s:", d);
@@ -720,43 +579,6 @@ static int
 print_dead(void *arg, const char *data, size_t len)
 {
 	return out_message(arg, data, len);
-}
-
-/* One dead letter and why it died (dead -l): a line with its id,
- * attempts, how and when it died, then COMMAND's last stderr lines and
- * the message, each indented and labelled. */
-static int
-print_why(void *arg, const struct store_dead *d)
-{
-	const char *t, *e, *end;
-	struct store_note n;
-	char when[64] = "?";
-	struct tm tm;
-	time_t sec;
-
-	(void)arg;
-	if (store_note_parse(d, &n) < 0) {
-		printf("message %llu: attempts %u, no reason recorded\n",
-		    (unsigned long long)d->id, d->attempt);
-		n.tail = "";
-		n.taillen = 0;
-	} else {
-		sec = (time_t)(n.time / NS_PER_SEC);
-		if (gmtime_r(&sec, &tm) != NULL)
-			strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC",
-			    &tm);
-		printf("message %llu: attempts %u, %s %d, died %s\n",
-		    (unsigned long long)d->id, d->attempt, n.signaled ?
-		    "killed by signal" : "exit status", n.status, when);
-	}
-	end = n.tail + n.taillen;
-	for (t = n.tail; t < end; t = e + 1) {
-		if ((e = memchr(t, '\n', (size_t)(end - t))) == NULL)
-			e = end;
-		printf("  stderr: %.*s\n", (int)(e - t), t);
-	}
-	printf("  message: %.*s\n", (int)d->len, d->data);
-	return ferror(stdout) ? -1 : 0;
 }
 
 /* peek, len, stat QUEUE, purge, dead on an open store. */
@@ -783,44 +605,22 @@ cmd_small(struct pq *p, const char *cmd, struct store *s, const char *spec,
 	if (o->requeue)
 		return store_dead_requeue(s) < 0;
 	if (o->why)
-		return store_dead_list(s, print_why, p) < 0;
+		return store_dead_list(s, qshow_dead, p) < 0;
 	return store_dead_walk(s, print_dead, p) < 0;
 }
 
 /* ---- Redis streams (lib/rstream) ---- */
 
 static void
-redis_note(void *arg, const char *line)
+say_warn(void *arg, int errnum, const char *text)
 {
-	(void)arg;
-	notice("%s", line);
-}
-
-static int
-redis_dead_print(void *arg, const char *data, size_t len,
-    const char *attempts, const char *reason)
-{
-	struct pq *p = arg;
-
-	(void)attempts;
-	(void)reason;
-	return p == NULL ? 0 : out_message(p, data, len);
+	on_report(arg, STORE_WARN, errnum, text);
 }
 
 static void
-redis_stat_line(struct rstream *s)
+say_notice(void *arg, const char *text)
 {
-	struct rstream_stat st;
-
-	if (rstream_stat(s, &st) < 0)
-		die(1, "%s: %s", s->r.addr.text, s->r.err);
-	printf("name length bytes oldest-age inflight dead\n%s %lld %lld ",
-	    s->r.addr.text, st.length, st.bytes);
-	if (st.oldest_ms < 0)
-		printf("- ");
-	else
-		printf("%lld ", st.oldest_ms / 1000);
-	printf("%lld %lld\n", st.inflight, st.dead);
+	on_report(arg, STORE_NOTICE, 0, text);
 }
 
 /* push, pop, run, len, stat, purge, dead on redis://...; a bad address
@@ -830,14 +630,14 @@ static int
 redis_cmd(struct pq *p, const char *cmd, const char *spec, int argc,
     char **argv, const struct opts *o)
 {
-	int fail = strcmp(cmd, "run") == 0 ? 125 : 1, st;
-	long long n, toolong, done;
-	struct rstream_stat sst;
+	struct rstream_cmd c = { .name = cmd, .args = argv + optind,
+	    .nargs = argc - optind, .delim = p->delim, .max = o->max,
+	    .count = o->count, .wait = o->nowait ? 0 : o->timeout,
+	    .max_attempts = o->max_attempts, .requeue = o->requeue,
+	    .out = &p->out, .warn = say_warn, .notice = say_notice };
 	struct redis_addr a;
 	struct rstream s;
 	const char *why;
-	size_t *lens;
-	int i;
 
 	if (redis_addr_parse(spec, &a, &why) < 0)
 		die(2, "%s: %s", spec, why);
@@ -848,67 +648,16 @@ redis_cmd(struct pq *p, const char *cmd, const char *spec, int argc,
 			optind++;
 		if (optind >= argc)
 			die(2, "run: COMMAND missing");
+		c.args = argv + optind;
 	}
 	rstream_init(&s, &a, o->group, o->consumer);
 	if (o->lease > 0)
 		s.lease = o->lease;
 	if (o->forever)
 		s.patience = -1;	/* a pool rides out broker restarts */
-	if (rstream_connect(&s) < 0)
-		die(fail, "%s: %s", a.text, s.r.err);
-	st = 0;
-	if (strcmp(cmd, "push") == 0 && optind < argc) {
-		if ((lens = calloc((size_t)(argc - optind), sizeof(*lens))) ==
-		    NULL)
-			die(1, "calloc:");
-		for (i = optind; i < argc; i++)
-			if ((lens[i - optind] = strlen(argv[i])) > o->max)
-				die(1, "message of %zu bytes is over the limit "
-				    "of %llu", lens[i - optind],
-				    (unsigned long long)o->max);
-		if (rstream_push(&s, (size_t)(argc - optind), argv + optind,
-		    lens, NULL) < 0)
-			die(1, "%s: %s", a.text, s.r.err);
-		free(lens);
-	} else if (strcmp(cmd, "push") == 0) {
-		if (rstream_push_fd(&s, STDIN_FILENO, p->delim, o->max,
-		    &toolong, &done) < 0)
-			die(1, "%s: %s (%lld pushed)", a.text, s.r.err, done);
-		if (toolong > 0)
-			warn("%lld messages over the limit of %llu bytes not "
-			    "pushed", toolong, (unsigned long long)o->max);
-		st = toolong > 0;
-	} else if (strcmp(cmd, "pop") == 0) {
-		signal(SIGPIPE, SIG_IGN);
-		n = rstream_pop_fd(&s, STDOUT_FILENO, p->delim, o->count,
-		    o->nowait ? 0 : o->timeout);
-		if (n < 0 && errno != EPIPE)
-			die(1, "%s: %s", a.text, s.r.err);
-		st = n == 0;
-	} else if (strcmp(cmd, "run") == 0) {
-		st = rstream_run_loop(&s, argv + optind, p->delim, o->count,
-		    o->max_attempts, redis_note, NULL);
-		if (st < 0)
-			die(125, "%s: %s", a.text, s.r.err);
-		if (o->count != 1)
-			st = 0;
-	} else if (strcmp(cmd, "stat") == 0) {
-		redis_stat_line(&s);
-	} else if (strcmp(cmd, "len") == 0) {
-		if (rstream_stat(&s, &sst) < 0)
-			die(1, "%s: %s", a.text, s.r.err);
-		printf("%lld\n", sst.length);
-	} else if (strcmp(cmd, "purge") == 0) {
-		if (rstream_purge(&s) < 0)
-			die(1, "%s: %s", a.text, s.r.err);
-	} else {
+	if (strcmp(cmd, "pop") == 0 || strcmp(cmd, "dead") == 0)
 		out_setup(p);
-		if (rstream_dead(&s, o->requeue, redis_dead_print,
-		    o->requeue ? NULL : p) < 0 && errno != EPIPE)
-			die(1, "%s: %s", a.text, s.r.err);
-	}
-	rstream_close(&s);
-	return st;
+	return rstream_command(&s, &c);
 }
 
 /* ---- command line ---- */
@@ -1148,8 +897,8 @@ dispatch(struct pq *p, const char *cmd, int argc, char **argv,
 	}
 	if (!strcmp(cmd, "pop") || !strcmp(cmd, "run"))
 		loop_setup(p);	/* stops are seen from here on */
-	if (!strcmp(cmd, "stat") && !o->json)
-		printf("name length bytes oldest-age inflight dead\n");
+	if (!strcmp(cmd, "stat"))
+		qshow_stat_head(o->json);
 	s = q_open(p, spec, !strcmp(cmd, "push") || !strcmp(cmd, "run") ||
 	    (!strcmp(cmd, "pop") && !o->nowait) ? STORE_CREATE :
 	    !strcmp(cmd, "len") || !strcmp(cmd, "stat") ||

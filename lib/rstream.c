@@ -989,3 +989,153 @@ rstream_run_loop(struct rstream *s, char *const argv[], int delim,
 	}
 	return code;
 }
+
+/* c->warn "ADDR: REASON[ (SUFFIX)]"; returns status. */
+static int
+fail(struct rstream *s, const struct rstream_cmd *c, int status,
+    const char *suffix)
+{
+	char text[2048];
+
+	snprintf(text, sizeof(text), "%s: %s%s", s->r.addr.text, s->r.err,
+	    suffix);
+	if (c->warn != NULL)
+		c->warn(c->arg, 0, text);
+	return status;
+}
+
+static int
+dead_record(void *arg, const char *data, size_t len, const char *attempts,
+    const char *reason)
+{
+	const struct rstream_cmd *c = arg;
+
+	(void)attempts;
+	(void)reason;
+	if (c == NULL)
+		return 0;
+	if (out_record(c->out, data, len, c->delim) < 0) {
+		if (c->warn != NULL)
+			c->warn(c->arg, errno, "write");
+		return -1;
+	}
+	if (out_dead(c->out)) {
+		errno = EPIPE;
+		return -1;
+	}
+	return 0;
+}
+
+static int
+push_args(struct rstream *s, const struct rstream_cmd *c)
+{
+	char text[128];
+	size_t *lens;
+	int i;
+
+	if ((lens = calloc((size_t)c->nargs, sizeof(*lens))) == NULL) {
+		if (c->warn != NULL)
+			c->warn(c->arg, errno, "calloc");
+		return 1;
+	}
+	for (i = 0; i < c->nargs; i++)
+		if ((lens[i] = strlen(c->args[i])) > c->max) {
+			snprintf(text, sizeof(text), "message of %zu bytes is "
+			    "over the limit of %llu", lens[i],
+			    (unsigned long long)c->max);
+			if (c->warn != NULL)
+				c->warn(c->arg, 0, text);
+			free(lens);
+			return 1;
+		}
+	i = rstream_push(s, (size_t)c->nargs, c->args, lens, NULL) < 0;
+	free(lens);
+	return i ? fail(s, c, 1, "") : 0;
+}
+
+static int
+push_input(struct rstream *s, const struct rstream_cmd *c)
+{
+	long long toolong, done;
+	char text[128];
+
+	if (rstream_push_fd(s, STDIN_FILENO, c->delim, c->max, &toolong,
+	    &done) < 0) {
+		snprintf(text, sizeof(text), " (%lld pushed)", done);
+		return fail(s, c, 1, text);
+	}
+	if (toolong > 0 && c->warn != NULL) {
+		snprintf(text, sizeof(text), "%lld messages over the limit "
+		    "of %llu bytes not pushed", toolong,
+		    (unsigned long long)c->max);
+		c->warn(c->arg, 0, text);
+	}
+	return toolong > 0;
+}
+
+static int
+stat_print(struct rstream *s, const struct rstream_cmd *c)
+{
+	struct rstream_stat st;
+
+	if (rstream_stat(s, &st) < 0)
+		return fail(s, c, 1, "");
+	if (strcmp(c->name, "len") == 0) {
+		printf("%lld\n", st.length);
+		return 0;
+	}
+	printf("name length bytes oldest-age inflight dead\n%s %lld %lld ",
+	    s->r.addr.text, st.length, st.bytes);
+	if (st.oldest_ms < 0)
+		printf("- ");
+	else
+		printf("%lld ", st.oldest_ms / 1000);
+	printf("%lld %lld\n", st.inflight, st.dead);
+	return 0;
+}
+
+static void
+run_note(void *arg, const char *line)
+{
+	const struct rstream_cmd *c = arg;
+
+	if (c->notice != NULL)
+		c->notice(c->arg, line);
+}
+
+int
+rstream_command(struct rstream *s, const struct rstream_cmd *c)
+{
+	int run = strcmp(c->name, "run") == 0, st = 0;
+	long long n;
+
+	if (rstream_connect(s) < 0)
+		return fail(s, c, run ? 125 : 1, "");
+	if (strcmp(c->name, "push") == 0) {
+		st = c->nargs > 0 ? push_args(s, c) : push_input(s, c);
+	} else if (strcmp(c->name, "pop") == 0) {
+		n = rstream_pop_fd(s, c->out->fd, c->delim, c->count, c->wait);
+		if (n < 0 && errno != EPIPE)
+			st = fail(s, c, 1, "");
+		else
+			st = n == 0;
+	} else if (run) {
+		st = rstream_run_loop(s, c->args, c->delim, c->count,
+		    c->max_attempts, run_note, (void *)c);
+		if (st < 0)
+			st = fail(s, c, 125, "");
+		else if (c->count != 1)
+			st = 0;
+	} else if (strcmp(c->name, "stat") == 0 ||
+	    strcmp(c->name, "len") == 0) {
+		st = stat_print(s, c);
+	} else if (strcmp(c->name, "purge") == 0) {
+		if (rstream_purge(s) < 0)
+			st = fail(s, c, 1, "");
+	} else if (rstream_dead(s, c->requeue, dead_record,
+	    c->requeue ? NULL : (void *)c) < 0 && errno != EPIPE) {
+		st = fail(s, c, 1, "");
+	}
+	rstream_close(s);
+	return st;
+}

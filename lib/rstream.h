@@ -23,6 +23,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "out.h"
 #include "redis.h"
 
 struct rstream {
@@ -151,5 +152,33 @@ long long rstream_pop_fd(struct rstream *s, int fd, int delim,
 int rstream_run_loop(struct rstream *s, char *const argv[], int delim,
     long long count, long long max_attempts,
     void (*note)(void *arg, const char *line), void *arg);
+
+/* One pqueue command on the queue s was set up for (rstream_init, and
+ * lease/patience as wanted), from connecting to closing. */
+struct rstream_cmd {
+	const char *name;	/* push, pop, run, len, stat, purge, dead */
+	char **args;		/* push: the messages (nargs 0: stdin's
+				 * records); run: COMMAND [ARG]... */
+	int nargs;
+	int delim;
+	uint64_t max;		/* push: the longest message */
+	long long count;	/* pop, run: -1 forever */
+	int64_t wait;		/* pop: for each message; -1 forever */
+	long long max_attempts;	/* run */
+	int requeue;		/* dead */
+	struct out *out;	/* pop, dead: records go here */
+	/* A diagnostic line (errnum: its errno, 0 none) or, for notice, a
+	 * run's failure; each may be NULL. */
+	void (*warn)(void *arg, int errnum, const char *text);
+	void (*notice)(void *arg, const char *text);
+	void *arg;
+};
+
+/* Run c on s: len and stat print on stdout (stdio), pop and dead write
+ * their records to c->out. Every failure is said through c->warn.
+ * Returns pqueue's exit status: 0; 1 for a failure (125 for run, whose
+ * 1 is COMMAND's), pop finding nothing or a push leaving messages over
+ * the limit out; for run -c 1 COMMAND's own status. */
+int rstream_command(struct rstream *s, const struct rstream_cmd *c);
 
 #endif
