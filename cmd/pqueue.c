@@ -16,7 +16,6 @@
  * dying anywhere is safe.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
@@ -24,8 +23,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "clock.h"
@@ -94,6 +91,18 @@ on_report(void *arg, int level, int errnum, const char *text)
 		warn("%s:", text);
 	else
 		warn("%s", text);
+}
+
+static void
+say_warn(void *arg, int errnum, const char *text)
+{
+	on_report(arg, STORE_WARN, errnum, text);
+}
+
+static void
+say_notice(void *arg, const char *text)
+{
+	on_report(arg, STORE_NOTICE, 0, text);
 }
 
 /* Has a stop signal come? Between messages, where no wait would see
@@ -453,12 +462,6 @@ sysv_open(struct sysvq *q, const char *spec, int for_push, int create)
 	}
 }
 
-static void
-sysv_report(void *arg, int errnum, const char *text)
-{
-	on_report(arg, STORE_WARN, errnum, text);
-}
-
 static int
 sysv_push(struct pq *p, const char *spec, char **msgs, int n,
     const struct opts *o)
@@ -467,7 +470,7 @@ sysv_push(struct pq *p, const char *spec, char **msgs, int n,
 
 	sysv_open(&q, spec, 1, 1);
 	return sysvq_push_input(&q, spec, msgs, n, STDIN_FILENO, p->delim,
-	    o->max, sysv_report, p) < 0;
+	    o->max, say_warn, p) < 0;
 }
 
 static int
@@ -610,18 +613,6 @@ cmd_small(struct pq *p, const char *cmd, struct store *s, const char *spec,
 }
 
 /* ---- Redis streams (lib/rstream) ---- */
-
-static void
-say_warn(void *arg, int errnum, const char *text)
-{
-	on_report(arg, STORE_WARN, errnum, text);
-}
-
-static void
-say_notice(void *arg, const char *text)
-{
-	on_report(arg, STORE_NOTICE, 0, text);
-}
 
 /* push, pop, run, len, stat, purge, dead on redis://...; a bad address
  * is a usage error; a server that cannot be reached at start is one line

@@ -17,24 +17,23 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "clock.h"
 #include "dispatch.h"
+#include "file.h"
 #include "io.h"
 #include "listen.h"
 #include "loop.h"
 #include "msg.h"
 #include "notify.h"
+#include "opt.h"
 #include "out.h"
 #include "parse.h"
 #include "pidfile.h"
@@ -82,6 +81,60 @@ struct prefork {
 	int status_failed;	/* --status-file: said once */
 };
 
+#define STR_(x)	#x
+#define STR(x)	STR_(x)
+
+enum { OPT_WINDOW = 256, OPT_RETRY, OPT_NO_GROUP, OPT_MAX_RESTARTS,
+	OPT_READY, OPT_READY_TIMEOUT, OPT_TIMESTAMPS, OPT_STATUS_FILE };
+
+/* getopt_long's table and the option lines of --help. */
+static const struct opt options[] = {
+	{ "workers", required_argument, 'n', "NUM",
+	    "workers to keep (default: CPUs)" },
+	{ "title", required_argument, 't', "TITLE",
+	    "titles TITLE-master, TITLE-0.. (default: COMMAND's name)" },
+	{ "pidfile", required_argument, 'p', "FILE",
+	    "single instance, pid in FILE" },
+	{ "stop-signal", required_argument, 'S', "SIG",
+	    "signal that stops a worker (default TERM)" },
+	{ "grace", required_argument, 'g', "D",
+	    "wait D before KILL (default 10s)" },
+	{ "max-delay", required_argument, 'b', "D",
+	    "longest restart backoff (default 30s, least 50ms)" },
+	{ "lifetime", required_argument, 'M', "D",
+	    "recycle each worker after D (least 100ms)" },
+	{ "listen", required_argument, 'l', "ADDR",
+	    "listen and pass the socket (up to " STR(LISTEN_MAX) ")" },
+	{ "lines", no_argument, 'L', NULL, "deal stdin lines to the workers" },
+	{ "null", no_argument, '0', NULL, "deal NUL-terminated records" },
+	{ "reply", no_argument, 'R', NULL, "one reply line per record" },
+	{ "keep-order", no_argument, 'k', NULL,
+	    "replies in input order (-R)" },
+	{ "max-requests", required_argument, 'm', "N",
+	    "recycle a worker after N records" },
+	{ "window", required_argument, OPT_WINDOW, "W",
+	    "unanswered records per worker (-R)" },
+	{ "retry", required_argument, OPT_RETRY, "N",
+	    "re-sends of an unanswered record (-R)" },
+	{ "no-group", no_argument, OPT_NO_GROUP, NULL,
+	    "do not give workers their own process group" },
+	{ "max-restarts", required_argument, OPT_MAX_RESTARTS, "N/D",
+	    "give up when a worker crashes more than N times in D" },
+	{ "ready", no_argument, OPT_READY, NULL,
+	    "workers report READY=1 to their NOTIFY_SOCKET; HUP waits for it" },
+	{ "ready-timeout", required_argument, OPT_READY_TIMEOUT, "D",
+	    "time a worker has to be ready (default 60s)" },
+	{ "timestamps", no_argument, OPT_TIMESTAMPS, NULL,
+	    "RFC 3339 time on worker and reload notices" },
+	{ "status-file", required_argument, OPT_STATUS_FILE, "FILE",
+	    "the pool's state as JSON, rewritten on every change" },
+	{ "quiet", no_argument, 'q', NULL, "no notices" },
+	{ "verbose", no_argument, 'v', NULL, "event lines" },
+	{ "help", no_argument, 'h', NULL, "this help" },
+	{ "version", no_argument, 'V', NULL, "the version" },
+	{ NULL, 0, 0, NULL, NULL },
+};
+
 static void usage(void) __attribute__((noreturn));
 
 /* ---- options ---- */
@@ -89,7 +142,7 @@ static void usage(void) __attribute__((noreturn));
 static void
 usage(void)
 {
-	printf("usage: prefork [-n NUM] [-t TITLE] [-p PIDFILE] [-S SIG] "
+	fputs("usage: prefork [-n NUM] [-t TITLE] [-p PIDFILE] [-S SIG] "
 	    "[-g GRACE] [-b MAXDELAY]\n"
 	    "               [-M LIFETIME] [-l ADDR]... [-L | -0] "
 	    "[-R [-k] [--window W] [--retry N]]\n"
@@ -99,44 +152,9 @@ usage(void)
 	    "signals: TERM/INT stop, QUIT stop now, HUP reload, "
 	    "TTIN/TTOU one worker more/fewer,\n"
 	    "         USR1/USR2/WINCH forwarded to every worker\n"
-	    "options:\n"
-	    "  -n, --workers NUM      workers to keep (default: CPUs)\n"
-	    "  -t, --title TITLE      titles TITLE-master, TITLE-0.. "
-	    "(default: COMMAND's name)\n"
-	    "  -p, --pidfile FILE     single instance, pid in FILE\n"
-	    "  -S, --stop-signal SIG  signal that stops a worker "
-	    "(default TERM)\n"
-	    "  -g, --grace D          wait D before KILL (default 10s)\n"
-	    "  -b, --max-delay D      longest restart backoff (default 30s, "
-	    "least 50ms)\n"
-	    "  -M, --lifetime D       recycle each worker after D "
-	    "(least 100ms)\n"
-	    "  -l, --listen ADDR      listen and pass the socket "
-	    "(up to %d)\n"
-	    "  -L, --lines            deal stdin lines to the workers\n"
-	    "  -0, --null             deal NUL-terminated records\n"
-	    "  -R, --reply            one reply line per record\n"
-	    "  -k, --keep-order       replies in input order (-R)\n"
-	    "  -m, --max-requests N   recycle a worker after N records\n"
-	    "      --window W         unanswered records per worker (-R)\n"
-	    "      --retry N          re-sends of an unanswered record (-R)\n"
-	    "      --no-group         do not give workers their own process "
-	    "group\n"
-	    "      --max-restarts N/D give up when a worker crashes more than "
-	    "N times in D\n"
-	    "      --ready            workers report READY=1 to their "
-	    "NOTIFY_SOCKET; HUP waits for it\n"
-	    "      --ready-timeout D  time a worker has to be ready "
-	    "(default 60s)\n"
-	    "      --timestamps       RFC 3339 time on worker and reload "
-	    "notices\n"
-	    "      --status-file FILE the pool's state as JSON, rewritten on "
-	    "every change\n"
-	    "  -q, --quiet            no notices\n"
-	    "  -v, --verbose          event lines\n"
-	    "  -h, --help             this help\n"
-	    "  -V, --version          the version\n"
-	    "See prefork(1).\n", LISTEN_MAX);
+	    "options:\n", stdout);
+	opt_help(stdout, options, 25);
+	fputs("See prefork(1).\n", stdout);
 	exit(0);
 }
 
@@ -159,16 +177,6 @@ dur_arg(const char *what, const char *s, int positive)
 	if (duration_parse(s, &ns) < 0 || (positive && ns == 0))
 		die(2, "invalid %s '%s'", what, s);
 	return ns;
-}
-
-static char *
-xstrdup(const char *s)
-{
-	char *d = strdup(s);
-
-	if (d == NULL)
-		die(125, "out of memory");
-	return d;
 }
 
 /* N/INTERVAL for --max-restarts. */
@@ -196,47 +204,13 @@ listen_arg(struct opts *o, const char *arg)
 {
 	if (o->nls >= LISTEN_MAX)
 		die(2, "too many listen addresses (at most %d)", LISTEN_MAX);
-	o->ls = realloc(o->ls, (size_t)(o->nls + 1) * sizeof(*o->ls));
-	if (o->ls == NULL)
-		die(125, "out of memory");
-	if (listen_parse(xstrdup(arg), &o->ls[o->nls]) < 0) {
+	o->ls = msg_realloc(125, o->ls, (size_t)o->nls + 1, sizeof(*o->ls));
+	if (listen_parse(msg_strdup(125, arg), &o->ls[o->nls]) < 0) {
 		free((char *)o->ls[o->nls].spec);
 		die(2, "invalid listen address '%s'", arg);
 	}
 	o->nls++;
 }
-
-enum { OPT_WINDOW = 256, OPT_RETRY, OPT_NO_GROUP, OPT_MAX_RESTARTS,
-	OPT_READY, OPT_READY_TIMEOUT, OPT_TIMESTAMPS, OPT_STATUS_FILE };
-
-static const struct option longs[] = {
-	{ "workers", required_argument, NULL, 'n' },
-	{ "title", required_argument, NULL, 't' },
-	{ "pidfile", required_argument, NULL, 'p' },
-	{ "stop-signal", required_argument, NULL, 'S' },
-	{ "grace", required_argument, NULL, 'g' },
-	{ "max-delay", required_argument, NULL, 'b' },
-	{ "lifetime", required_argument, NULL, 'M' },
-	{ "listen", required_argument, NULL, 'l' },
-	{ "lines", no_argument, NULL, 'L' },
-	{ "null", no_argument, NULL, '0' },
-	{ "reply", no_argument, NULL, 'R' },
-	{ "keep-order", no_argument, NULL, 'k' },
-	{ "max-requests", required_argument, NULL, 'm' },
-	{ "window", required_argument, NULL, OPT_WINDOW },
-	{ "retry", required_argument, NULL, OPT_RETRY },
-	{ "no-group", no_argument, NULL, OPT_NO_GROUP },
-	{ "max-restarts", required_argument, NULL, OPT_MAX_RESTARTS },
-	{ "ready", no_argument, NULL, OPT_READY },
-	{ "ready-timeout", required_argument, NULL, OPT_READY_TIMEOUT },
-	{ "timestamps", no_argument, NULL, OPT_TIMESTAMPS },
-	{ "status-file", required_argument, NULL, OPT_STATUS_FILE },
-	{ "quiet", no_argument, NULL, 'q' },
-	{ "verbose", no_argument, NULL, 'v' },
-	{ "help", no_argument, NULL, 'h' },
-	{ "version", no_argument, NULL, 'V' },
-	{ NULL, 0, NULL, 0 },
-};
 
 /* One option; returns 1 for --window, 2 for --retry, 3 for
  * --ready-timeout (checked later). */
@@ -290,7 +264,7 @@ opt_one(struct opts *o, int c, char **argv)
 		break;
 	case 'p':
 		free(o->pidfile);
-		o->pidfile = xstrdup(optarg);
+		o->pidfile = msg_strdup(125, optarg);
 		break;
 	case 'q':
 		msg_level = MSG_QUIET;
@@ -299,7 +273,7 @@ opt_one(struct opts *o, int c, char **argv)
 		if (*optarg == '\0')
 			die(2, "empty title");
 		free(o->title);
-		o->title = xstrdup(optarg);
+		o->title = msg_strdup(125, optarg);
 		break;
 	case 'v':
 		msg_level = MSG_VERBOSE;
@@ -324,7 +298,7 @@ opt_one(struct opts *o, int c, char **argv)
 		break;
 	case OPT_STATUS_FILE:
 		free(o->status_file);
-		o->status_file = xstrdup(optarg);
+		o->status_file = msg_strdup(125, optarg);
 		break;
 	case OPT_READY_TIMEOUT:
 		o->ready_timeout = dur_arg("ready timeout", optarg, 1);
@@ -338,13 +312,17 @@ opt_one(struct opts *o, int c, char **argv)
 static void
 opts_parse(struct opts *o, int argc, char **argv)
 {
+	struct option longs[sizeof(options) / sizeof(options[0])];
 	int c, i, seen = 0;
+	char shorts[64];
 	long cpus;
 	const char *base;
 
+	if (opt_getopt(options, longs, sizeof(longs) / sizeof(longs[0]),
+	    shorts, sizeof(shorts)) < 0)
+		die(125, "options:");
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+:n:t:p:S:g:b:M:l:L0Rkm:qvhV",
-	    longs, NULL)) != -1)
+	while ((c = getopt_long(argc, argv, shorts, longs, NULL)) != -1)
 		seen |= 1 << opt_one(o, c, argv);
 	if (optind >= argc)
 		die(2, "missing COMMAND (try 'prefork -h')");
@@ -372,10 +350,10 @@ opts_parse(struct opts *o, int argc, char **argv)
 	    NULL)
 		die(125, "out of memory");
 	for (i = 0; optind + i < argc; i++)
-		o->cmd[i] = xstrdup(argv[optind + i]);
+		o->cmd[i] = msg_strdup(125, argv[optind + i]);
 	if (o->title == NULL) {
 		base = strrchr(o->cmd[0], '/');
-		o->title = xstrdup(base && base[1] ? base + 1 : o->cmd[0]);
+		o->title = msg_strdup(125, base && base[1] ? base + 1 : o->cmd[0]);
 	}
 }
 
@@ -496,38 +474,16 @@ say(const struct prefork *pf, int level, const char *fmt, ...)
 static void
 status_write(struct prefork *pf)
 {
-	char buf[64 * 1024], tmp[PATH_MAX];
-	int fd, n;
+	char buf[64 * 1024];
+	int n;
 
 	if (pf->o->status_file == NULL)
 		return;
-	n = pool_status_json(pf->pool, buf, sizeof(buf));
-	if (n < 0 || snprintf(tmp, sizeof(tmp), "%s.tmp",
-	    pf->o->status_file) >= (int)sizeof(tmp)) {
-		errno = n < 0 ? errno : ENAMETOOLONG;
-		goto fail;
+	if ((n = pool_status_json(pf->pool, buf, sizeof(buf))) >= 0 &&
+	    file_replace(pf->o->status_file, buf, (size_t)n, 0644) == 0) {
+		pf->status_failed = 0;
+		return;
 	}
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
-	    0644);
-	if (fd < 0)
-		goto fail;
-	if (io_write_all(fd, buf, (size_t)n) < 0) {
-		n = errno;
-		close(fd);
-		unlink(tmp);
-		errno = n;
-		goto fail;
-	}
-	close(fd);
-	if (rename(tmp, pf->o->status_file) < 0) {
-		n = errno;
-		unlink(tmp);
-		errno = n;
-		goto fail;
-	}
-	pf->status_failed = 0;
-	return;
-fail:
 	if (!pf->status_failed)
 		warn("cannot write %s:", pf->o->status_file);
 	pf->status_failed = 1;
