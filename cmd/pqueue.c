@@ -3,13 +3,16 @@
  * System V message queues (sysv:KEY[:TYPE]) for programs that use them.
  *
  * The store (format, commit protocol, lock order, leases) is lib/store;
- * the SysV side is lib/sysvq. This file holds the command line and the
- * waits: pop and run wait through lib/loop, which blocks TERM, INT and
- * HUP and reads them with the store's watch fd and the -w timer in one
- * ppoll, so a signal that comes between a look at the store and the
- * sleep is seen by that sleep. A contended lock is waited for by
- * store_lockwait_signals, which looks for those (still blocked, so
- * pending) signals every 10 ms: a stop is seen wherever it lands.
+ * the SysV side is lib/sysvq and the Redis side lib/rstream (each runs a
+ * whole command: sysvq_command, rstream_command); a run's COMMAND is
+ * lib/qrun; stat, ls and dead -l print through lib/qshow. This file
+ * holds the command line and the waits: pop and run wait through
+ * lib/loop, which blocks TERM, INT and HUP and reads them with the
+ * store's watch fd and the -w timer in one ppoll, so a signal that comes
+ * between a look at the store and the sleep is seen by that sleep. A
+ * contended lock is waited for by store_lockwait_signals, which looks
+ * for those (still blocked, so pending) signals every 10 ms: a stop is
+ * seen wherever it lands.
  *
  * Signals. TERM, INT and HUP make pop and run stop between messages (a
  * running COMMAND is waited for); push keeps the default actions, since
@@ -442,98 +445,20 @@ run_store(struct pq *p, struct store *s, const char *name,
 	return done == 1 && !o->forever ? last : 0;
 }
 
-/* ---- System V queues ---- */
-
-static void
-sysv_open(struct sysvq *q, const char *spec, int for_push, int create)
-{
-	const char *why[2];
-
-	if (sysvq_parse(spec, for_push, q, why) < 0) {
-		if (why[0] == NULL)
-			die(2, "ftok %s:", spec + 5);
-		die(2, "%s in '%s'%s", why[0], spec, why[1]);
-	}
-	if (sysvq_get(q, create) < 0 && !(errno == ENOENT && !create)) {
-		if (errno == ENOSPC)
-			die(1, "%s: no more System V queues (kernel.msgmni)",
-			    spec);
-		die(1, "%s: msgget:", spec);
-	}
-}
+/* ---- System V queues (lib/sysvq) ---- */
 
 static int
-sysv_push(struct pq *p, const char *spec, char **msgs, int n,
-    const struct opts *o)
+sysv_cmd(struct pq *p, const char *cmd, const char *spec, int argc,
+    char **argv, const struct opts *o)
 {
-	struct sysvq q;
+	struct sysvq_cmd c = { .name = cmd, .args = argv + optind,
+	    .nargs = argc - optind, .delim = p->delim, .max = o->max,
+	    .count = o->count, .nowait = o->nowait, .wait = o->timeout,
+	    .json = o->json, .out = &p->out, .warn = say_warn, .arg = p };
 
-	sysv_open(&q, spec, 1, 1);
-	return sysvq_push_input(&q, spec, msgs, n, STDIN_FILENO, p->delim,
-	    o->max, say_warn, p) < 0;
-}
-
-static int
-sysv_pop(struct pq *p, const char *spec, const struct opts *o)
-{
-	long long done = 0;
-	char *buf = NULL;
-	size_t cap = 0;
-	struct sysvq q;
-	ssize_t n;
-
-	sysv_open(&q, spec, 0, !o->nowait);
-	if (q.id < 0)
-		return 1;
-	out_setup(p);
-	for (;;) {
-		n = sysvq_recv(&q, &buf, &cap, o->nowait ? 0 : o->timeout >= 0 ?
-		    clock_mono() + o->timeout : -1);
-		if (n < 0 && errno == ENOMSG)
-			break;
-		if (n < 0 && errno == EIDRM)
-			die(1, "%s: the queue was removed", spec);
-		if (n < 0)
-			die(1, "%s: msgrcv:", spec);
-		if (out_message(p, buf + sizeof(long), (size_t)n) < 0) {
-			free(buf);
-			return errno == EPIPE ? 0 : 1;
-		}
-		if (++done == o->count)
-			break;
-	}
-	free(buf);
-	return done > 0 ? 0 : 1;
-}
-
-static int
-sysv_stat(const char *spec, int len_only, int json)
-{
-	unsigned long n, bytes, cap;
-	struct store_stat st = { .oldest = -1 };
-	struct sysvq q;
-
-	sysv_open(&q, spec, 0, 0);
-	if (!len_only)
-		qshow_stat_head(json);
-	if (q.id < 0) {
-		if (len_only) {
-			puts("0");
-			return 0;
-		}
-		fflush(stdout);
-		warn("%s: no such queue", spec);
-		return 1;
-	}
-	if (sysvq_stat(&q, &n, &bytes, &cap) < 0)
-		die(1, "%s: msgctl:", spec);
-	st.length = n;
-	st.bytes = bytes;
-	if (len_only)
-		printf("%lu\n", n);
-	else
-		qshow_stat(spec, &st, 0, json);
-	return 0;
+	if (strcmp(cmd, "pop") == 0)
+		out_setup(p);
+	return sysvq_command(spec, &c);
 }
 
 /* ---- stat, ls, and the small commands ---- */
@@ -860,13 +785,9 @@ dispatch(struct pq *p, const char *cmd, int argc, char **argv,
 		if (o->delay > 0)
 			die(2, "push: --delay is not available for System V "
 			    "queues");
-		if (!strcmp(cmd, "push"))
-			return sysv_push(p, spec, argv + optind, argc - optind,
-			    o);
-		if (!strcmp(cmd, "pop"))
-			return sysv_pop(p, spec, o);
-		if (!strcmp(cmd, "len") || !strcmp(cmd, "stat"))
-			return sysv_stat(spec, cmd[0] == 'l', o->json);
+		if (!strcmp(cmd, "push") || !strcmp(cmd, "pop") ||
+		    !strcmp(cmd, "len") || !strcmp(cmd, "stat"))
+			return sysv_cmd(p, cmd, spec, argc, argv, o);
 		die(2, "%s: not available for System V queues", cmd);
 	}
 	if (strncmp(spec, "redis:", 6) == 0)
@@ -927,31 +848,19 @@ dispatch(struct pq *p, const char *cmd, int argc, char **argv,
 	return st;
 }
 
-int
-main(int argc, char **argv)
+/* pqueue's own options; returns the COMMAND word, argv[optind]. */
+static const char *
+parse_main(struct pq *p, int argc, char **argv, const struct option *lo)
 {
-	static const struct option lo[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 },
-	};
 	static const char cmds[] =
 	    " push pop run peek len stat ls purge dead fsck ";
-	struct pq p = { .delim = '\n' };
-	struct opts o = { .timeout = -1, .count = 1, .max_attempts = 5,
-	    .max = 1 << 20, .lease = -1, .retry_max = 600 * NS_PER_SEC };
 	char word[32];
-	const char *cmd;
-	int c, st;
+	int c;
 
-	msg_init(argv[0]);
-	sigemptyset(&p.stops);
-	p.hooks = (struct store_hooks){ .report = on_report,
-	    .lockwait = store_lockwait_signals, .arg = &p.stops };
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "+:d:hqvV", lo, NULL)) != -1) {
 		if (c == 'd')
-			p.dir = optarg;
+			p->dir = optarg;
 		else if (c == 'h')
 			usage();
 		else if (c == 'q' || c == 'v')
@@ -964,10 +873,31 @@ main(int argc, char **argv)
 	if (optind >= argc)
 		die(2, "COMMAND missing (push, pop, run, peek, len, stat, ls, "
 		    "purge, dead, fsck); see pqueue -h");
-	cmd = argv[optind];
-	snprintf(word, sizeof(word), " %s ", cmd);
-	if (strlen(cmd) > 8 || strstr(cmds, word) == NULL)
-		die(2, "unknown command '%s'; see pqueue -h", cmd);
+	snprintf(word, sizeof(word), " %s ", argv[optind]);
+	if (strlen(argv[optind]) > 8 || strstr(cmds, word) == NULL)
+		die(2, "unknown command '%s'; see pqueue -h", argv[optind]);
+	return argv[optind];
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct pq p = { .delim = '\n' };
+	struct opts o = { .timeout = -1, .count = 1, .max_attempts = 5,
+	    .max = 1 << 20, .lease = -1, .retry_max = 600 * NS_PER_SEC };
+	const char *cmd;
+	int st;
+
+	msg_init(argv[0]);
+	sigemptyset(&p.stops);
+	p.hooks = (struct store_hooks){ .report = on_report,
+	    .lockwait = store_lockwait_signals, .arg = &p.stops };
+	cmd = parse_main(&p, argc, argv, lo);
 	argc -= optind;
 	argv += optind;
 	optind = 0;	/* glibc: start the subcommand's getopt afresh */

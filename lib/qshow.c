@@ -4,6 +4,7 @@
 #include <time.h>
 
 #include "clock.h"
+#include "json.h"
 #include "qshow.h"
 
 void
@@ -11,23 +12,6 @@ qshow_stat_head(int json)
 {
 	if (!json)
 		printf("name length bytes oldest-age inflight dead\n");
-}
-
-/* name as a JSON string. */
-static void
-json_string(const char *name)
-{
-	const unsigned char *c;
-
-	putchar('"');
-	for (c = (const unsigned char *)name; *c != '\0'; c++)
-		if (*c == '"' || *c == '\\')
-			printf("\\%c", *c);
-		else if (*c < 0x20 || *c == 0x7f)
-			printf("\\u%04x", *c);
-		else
-			putchar(*c);
-	putchar('"');
 }
 
 void
@@ -49,7 +33,7 @@ qshow_stat(const char *name, const struct store_stat *st, int64_t now,
 		return;
 	}
 	printf("{\"name\": ");
-	json_string(name);
+	json_write_string(stdout, name);
 	printf(", \"length\": %llu, \"bytes\": %llu, \"oldest_age\": %s, "
 	    "\"leased\": %llu, \"delayed\": %llu, \"dead\": %llu}\n",
 	    (unsigned long long)st->length, (unsigned long long)st->bytes,

@@ -1,5 +1,6 @@
 /* sysvq: the System V side of pqueue. Everything that names or moves a
- * SysV message lives here; the messages for the user live in pqueue. */
+ * SysV message lives here; what goes wrong is said through the caller's
+ * callback, never printed here. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -11,9 +12,11 @@
 #include <sys/ipc.h>
 #include <sys/msg.h>
 #include <sys/time.h>
+#include <unistd.h>
 
 #include "clock.h"
 #include "io.h"
+#include "qshow.h"
 #include "sysvq.h"
 
 #define TICK_NS (5 * NS_PER_MS)	/* the repeat of the deadline timer */
@@ -244,15 +247,29 @@ say(const struct say *s, int errnum, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 static void
-say(const struct say *s, int errnum, const char *fmt, ...)
+report_v(void (*fn)(void *, int, const char *), void *arg, int errnum,
+    const char *fmt, va_list ap) __attribute__((format(printf, 4, 0)));
+
+static void
+report_v(void (*fn)(void *, int, const char *), void *arg, int errnum,
+    const char *fmt, va_list ap)
 {
 	char text[PATH_MAX + 256];
+
+	if (fn == NULL)
+		return;
+	vsnprintf(text, sizeof(text), fmt, ap);
+	fn(arg, errnum, text);
+}
+
+static void
+say(const struct say *s, int errnum, const char *fmt, ...)
+{
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(text, sizeof(text), fmt, ap);
+	report_v(s->fn, s->arg, errnum, fmt, ap);
 	va_end(ap);
-	s->fn(s->arg, errnum, text);
 }
 
 int
@@ -312,4 +329,116 @@ sysvq_push_input(struct sysvq *q, const char *name, char **msgs, int n,
 		io_records_free(&in);
 	free(buf);
 	return r;
+}
+
+/* c->warn the text (errnum 0: no strerror); returns status. */
+static int
+fail(const struct sysvq_cmd *c, int status, int errnum, const char *fmt,
+    ...) __attribute__((format(printf, 4, 5)));
+
+static int
+fail(const struct sysvq_cmd *c, int status, int errnum, const char *fmt,
+    ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	report_v(c->warn, c->arg, errnum, fmt, ap);
+	va_end(ap);
+	return status;
+}
+
+/* Parse spec and look the queue up (create: make it). 0 (q->id -1: it
+ * does not exist), or the status to exit with, said. */
+static int
+open_spec(struct sysvq *q, const char *spec, const struct sysvq_cmd *c,
+    int for_push, int create)
+{
+	const char *why[2];
+
+	if (sysvq_parse(spec, for_push, q, why) < 0)
+		return why[0] == NULL ? fail(c, 2, errno, "ftok %s", spec + 5) :
+		    fail(c, 2, 0, "%s in '%s'%s", why[0], spec, why[1]);
+	if (sysvq_get(q, create) < 0 && !(errno == ENOENT && !create))
+		return errno == ENOSPC ? fail(c, 1, 0, "%s: no more System V "
+		    "queues (kernel.msgmni)", spec) :
+		    fail(c, 1, errno, "%s: msgget", spec);
+	return 0;
+}
+
+static int
+pop_out(struct sysvq *q, const char *spec, const struct sysvq_cmd *c)
+{
+	long long done = 0;
+	char *buf = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	int st = 0;
+
+	for (;;) {
+		n = sysvq_recv(q, &buf, &cap, c->nowait ? 0 : c->wait >= 0 ?
+		    clock_mono() + c->wait : -1);
+		if (n < 0 && errno == ENOMSG)
+			break;
+		if (n < 0) {
+			st = errno == EIDRM ? fail(c, 1, 0, "%s: the queue was "
+			    "removed", spec) : fail(c, 1, errno, "%s: msgrcv",
+			    spec);
+			break;
+		}
+		if (out_record(c->out, buf + sizeof(long), (size_t)n,
+		    c->delim) < 0) {
+			st = fail(c, 1, errno, "write");
+			break;
+		}
+		if (out_dead(c->out) || ++done == c->count)
+			break;
+	}
+	free(buf);
+	return st != 0 || done > 0 || out_dead(c->out) ? st : 1;
+}
+
+static int
+stat_print(struct sysvq *q, const char *spec, const struct sysvq_cmd *c)
+{
+	unsigned long n, bytes, cap;
+	struct store_stat st = { .oldest = -1 };
+	int len_only = c->name[0] == 'l';
+
+	if (!len_only)
+		qshow_stat_head(c->json);
+	if (q->id < 0) {
+		if (len_only) {
+			puts("0");
+			return 0;
+		}
+		fflush(stdout);
+		return fail(c, 1, 0, "%s: no such queue", spec);
+	}
+	if (sysvq_stat(q, &n, &bytes, &cap) < 0)
+		return fail(c, 1, errno, "%s: msgctl", spec);
+	st.length = n;
+	st.bytes = bytes;
+	if (len_only)
+		printf("%lu\n", n);
+	else
+		qshow_stat(spec, &st, 0, c->json);
+	return 0;
+}
+
+int
+sysvq_command(const char *spec, const struct sysvq_cmd *c)
+{
+	int push = strcmp(c->name, "push") == 0, st;
+	struct sysvq q;
+
+	if ((st = open_spec(&q, spec, c, push, push || (c->name[1] == 'o' &&
+	    !c->nowait))) != 0)
+		return st;
+	if (push)
+		return sysvq_push_input(&q, spec, c->args, c->nargs,
+		    STDIN_FILENO, c->delim, c->max, c->warn, c->arg) < 0;
+	if (c->name[1] == 'o')
+		return q.id < 0 ? 1 : pop_out(&q, spec, c);
+	return stat_print(&q, spec, c);
 }

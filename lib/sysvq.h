@@ -6,6 +6,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "out.h"
+
 struct sysvq {
 	key_t key;
 	long type;		/* push: > 0 (default 1); pop: msgrcv's type */
@@ -53,5 +55,30 @@ ssize_t sysvq_recv(const struct sysvq *q, char **buf, size_t *cap,
  * with errno. */
 int sysvq_stat(const struct sysvq *q, unsigned long *n,
     unsigned long *bytes, unsigned long *cap);
+
+/* One pqueue command on the System V queue spec names, from parsing
+ * the name to the last message. */
+struct sysvq_cmd {
+	const char *name;	/* push, pop, len, stat */
+	char **args;		/* push: the messages; nargs 0: the records
+				 * of stdin */
+	int nargs;
+	int delim;
+	uint64_t max;		/* push: the longest message */
+	long long count;	/* pop: -1 forever */
+	int nowait;		/* pop: do not wait (nor make the queue) */
+	int64_t wait;		/* pop: for each message, ns; -1 forever */
+	int json;		/* stat */
+	struct out *out;	/* pop: messages go here */
+	/* A diagnostic line (errnum: its errno, 0 none); may be NULL. */
+	void (*warn)(void *arg, int errnum, const char *text);
+	void *arg;
+};
+
+/* Run c on spec ("sysv:KEY[:TYPE]"): len and stat print on stdout
+ * (stdio, lib/qshow's table). Every failure is said through c->warn.
+ * Returns pqueue's exit status: 0; 2 for a bad name; 1 for a failure,
+ * a pop that found nothing or a push that left a message out. */
+int sysvq_command(const char *spec, const struct sysvq_cmd *c);
 
 #endif
