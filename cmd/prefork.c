@@ -392,20 +392,17 @@ static int
 on_child(void *arg, const struct pool_worker *w)
 {
 	struct prefork *pf = arg;
+	static const char *const names[] = { "PREFORK_WORKER",
+	    "PREFORK_WORKERS", "PREFORK_MASTER_PID", "PREFORK_GENERATION" };
+	long v[] = { w->slot, pool_size(pf->pool), (long)pf->master, w->gen };
 	char b[32];
+	size_t i;
 
-	snprintf(b, sizeof(b), "%d", w->slot);
-	if (setenv("PREFORK_WORKER", b, 1) < 0)
-		return -1;
-	snprintf(b, sizeof(b), "%d", pool_size(pf->pool));
-	if (setenv("PREFORK_WORKERS", b, 1) < 0)
-		return -1;
-	snprintf(b, sizeof(b), "%ld", (long)pf->master);
-	if (setenv("PREFORK_MASTER_PID", b, 1) < 0)
-		return -1;
-	snprintf(b, sizeof(b), "%ld", w->gen);
-	if (setenv("PREFORK_GENERATION", b, 1) < 0)
-		return -1;
+	for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		snprintf(b, sizeof(b), "%ld", v[i]);
+		if (setenv(names[i], b, 1) < 0)
+			return -1;
+	}
 	return listen_setenv(pf->socks.n, pf->socks.names);
 }
 
