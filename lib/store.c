@@ -1673,6 +1673,24 @@ fail:
 }
 
 int
+store_take_next(struct store *s, const struct store_msg *m,
+    struct store_msg *next)
+{
+	struct pos h = { m->pos[0], m->pos[1] + HDR + m->len, m->pos[2] + 1,
+	    m->pos[3] + m->len }, t;
+	struct rec r;
+	char *data;
+	int n;
+
+	TAIL_LOAD(s, &t);
+	if ((n = rd_next(s, &h, &t, &r, &data)) != 1)
+		return n;
+	s->hold++;
+	msg_fill(next, &r, data, &h);
+	return 1;
+}
+
+int
 store_ack(struct store *s, const struct store_msg *m)
 {
 	struct pos h = { m->pos[0], m->pos[1], m->pos[2], m->pos[3] };

@@ -168,7 +168,16 @@ struct store_msg {
  * when the queue is empty (HEAD released, leases of dead holders given
  * back first), -1 with errno (EINTR from the lock-wait hook). */
 int store_take(struct store *s, struct store_msg *m);
-/* Commit the head past m (taken by store_take, HEAD still held). 0. */
+/* The message after m (from store_take or store_take_next, not yet
+ * acknowledged), HEAD still held: a consumer may take several messages
+ * and then acknowledge only the last (store_ack commits the head past
+ * it, so past every one before it). m->data is invalid after the call.
+ * Returns 1 (message in *next), 0 when no further message is committed
+ * now, -1 on a read error (reported). Never waits, never releases HEAD. */
+int store_take_next(struct store *s, const struct store_msg *m,
+    struct store_msg *next);
+/* Commit the head past m (taken by store_take or store_take_next, HEAD
+ * still held). 0. */
 int store_ack(struct store *s, const struct store_msg *m);
 /* Release HEAD if held. */
 void store_release(struct store *s);
