@@ -313,11 +313,12 @@ pop_room(struct pq *p)
 	if (p->out.room == 0)
 		return POP_BATCH;
 	if (!p->batch_pipe || (size = fcntl(STDOUT_FILENO, F_GETPIPE_SZ)) < 0 ||
-	    ioctl(STDOUT_FILENO, FIONREAD, &held) < 0 || held < 0 ||
-	    size - held <= 2 * 4096) {
+	    ioctl(STDOUT_FILENO, FIONREAD, &held) < 0 || held < 0) {
 		p->batch_pipe = 0;	/* not a pipe: no more asking */
 		return 0;
 	}
+	if (size - held <= 2 * 4096)
+		return 0;
 	room = (size_t)(size - held - 2 * 4096);
 	return room < POP_BATCH ? room : POP_BATCH;
 }

@@ -1359,8 +1359,39 @@ seg_after(const struct store *s, uint64_t seg, uint64_t limit)
 	return best;
 }
 
+/* The record r at h (its whole length read, its CRC wrong) ends where a
+ * sound record begins, or exactly at the committed tail end: then its
+ * frame is sound and only its bytes are damaged. 1 or 0, -1 on a read
+ * error (reported). The read window may move. */
+static int
+frame_sound(struct store *s, const struct pos *h, const struct rec *r,
+    uint64_t end)
+{
+	uint64_t next = h->off + HDR + r->len;
+	struct rec n;
+	ssize_t have;
+
+	if (end != UINT64_MAX && next == end)
+		return 1;
+	if ((have = rd_fill(s, next, HDR, end)) < 0)
+		FAIL(s, "%s: read", s->name);
+	if (have < HDR)
+		return 0;
+	memcpy(&n, s->rbuf + (next - s->roff), HDR);
+	if (n.len > STORE_MSG_LIMIT || (end != UINT64_MAX &&
+	    next + HDR + n.len > end))
+		return 0;
+	if ((have = rd_fill(s, next, HDR + n.len, end)) < 0)
+		FAIL(s, "%s: read", s->name);
+	if ((size_t)have < HDR + n.len)
+		return 0;
+	return rec_ok(&n, s->rbuf + (next - s->roff) + HDR);
+}
+
 /* Find the record at the head h, given the committed tail t; moves h
- * over finished segments and damaged records (reported). Returns 1 with
+ * over finished segments and damaged records (reported): a record whose
+ * CRC fails inside a sound frame (frame_sound) alone, else the rest of
+ * its segment. Returns 1 with
  * the header in *r and its data in *data, 0 when the queue is empty, -1
  * on a read error (reported). */
 static int
@@ -1411,6 +1442,22 @@ rd_next(struct store *s, struct pos *h, const struct pos *t, struct rec *r,
 		}
 		*data = s->rbuf + (h->off - s->roff) + HDR;
 		if (!rec_ok(r, *data)) {
+			if ((o = frame_sound(s, h, r, end)) < 0)
+				return -1;
+			if (o == 1) {
+				/* Only the payload is bad: drop just it. */
+				report(&s->h, STORE_WARN, 0, "%s: damaged "
+				    "record at %016llx.seg offset %llu "
+				    "(checksum mismatch); skipping that "
+				    "record", s->name,
+				    (unsigned long long)h->seg,
+				    (unsigned long long)h->off);
+				h->off += HDR + r->len;
+				h->seq++;
+				h->bytes += r->len;
+				continue;
+			}
+			o = 1;
 			why = "checksum mismatch";
 			goto skip;
 		}
