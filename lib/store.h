@@ -27,7 +27,10 @@
  * Producers pwrite whole batches at the tail and then commit the tail: a
  * torn write lies beyond the tail and is overwritten by the next writer.
  * Consumers read up to the committed tail, check every CRC, hand out a
- * message and commit the head past it when acknowledged.
+ * message (or several: store_take_next) and commit the head past it (the
+ * last of them) when acknowledged. A record whose CRC fails is skipped
+ * with a report: alone when its length leads to a sound record or to the
+ * committed tail (its frame is sound), else with the rest of its segment.
  *
  * Locks are fcntl record locks on single bytes of `state`, released by
  * the kernel when their holder dies: DEAD (byte 2) before HEAD (byte 1)
