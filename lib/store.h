@@ -3,7 +3,8 @@
  *
  * A queue is a directory (0700) holding:
  *   state          4 KiB, shared with mmap: the committed tail and head
- *                  positions, the dead-letter length, and the lock bytes
+ *                  positions, the dead-letter length, the boot it is
+ *                  current in, and the lock bytes
  *   SSSS.seg       append-only log segments (SSSS: 16 hex digits, counting
  *                  up); a writer rolls to the next segment past 64 MiB
  *   dead           dead-letter log, same record format
@@ -38,9 +39,24 @@
  * contended lock is waited for by the caller's lock-wait hook, so the
  * caller decides how a wait is interrupted.
  *
+ * Durability (sync). A sync push fdatasyncs the segment, and fsyncs the
+ * directory once per segment (`state` remembers which segment's name is
+ * durable): one device flush. `state` itself is never synced, so after
+ * a crash its tail may lag records that were synced. `state` holds the
+ * boot it is current in; the first writable open in another boot scans
+ * on from the committed tail over records with a right CRC and an id not
+ * beyond the sequence (into the next segment when the tail's ends
+ * cleanly) and commits them. No old record lies at a tail: an emptied
+ * tail moves on to a new, empty segment, and a roll truncates the old
+ * segment at its tail; so a scan finds synced records, or whole records
+ * of a producer killed before its commit (never acknowledged, never
+ * delivered), never a consumed one.
+ *
  * Format version. `state` says version 1. Version 1 queues made before
  * delays existed are read as they are: the delayed files are an addition
- * inside lease/, so nothing is rewritten. An older pqueue that meets a
+ * inside lease/, so nothing is rewritten. The boot and the durable
+ * segment name use bytes of `state` that older versions leave zero and
+ * never read (an old queue is scanned once, as after a reboot). An older pqueue that meets a
  * delayed file takes it for the lease of a dead holder and delivers the
  * message at once (early, never lost). Once due, a delayed file is
  * appended at the tail with attempt + 1 (a fresh id for id 0) and
