@@ -342,7 +342,7 @@ pop_flush(struct pq *p, struct store *s, const struct buf *b,
 			break;
 		off += (size_t)w;
 	}
-	e = errno;
+	e = w == 0 ? EIO : errno;
 	for (i = 0; i < n && end + m[i].len + 1 <= off; i++)
 		end += m[i].len + 1;
 	if (i > 0)
