@@ -33,6 +33,7 @@ static char dir[64];
 static int errors;
 /* Where in the segment a committed record may lie: [lo, hi). */
 static uint64_t lo, hi;
+static int tail_here;	/* the tail is in the segment, head not past it */
 
 static void
 on_report(void *arg, int level, int errnum, const char *text)
@@ -197,6 +198,7 @@ committed(const uint8_t *state, uint64_t segno)
 	slot(state, 192, &hseg, &hoff);
 	lo = hseg == segno ? hoff : 0;
 	hi = tseg == segno ? toff : UINT64_MAX;
+	tail_here = tseg == segno && lo <= hi && hseg <= segno;
 	if (hseg > segno || tseg < segno || lo > hi)
 		lo = hi = 0;
 }
@@ -245,7 +247,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		put(name, "", 0);
 	}
 	committed(state, segno);
-	if ((data[0] & 8) && hi != 0)
+	if ((data[0] & 8) && tail_here)
 		hi = UINT64_MAX;	/* a recovery may take in what follows */
 	/* Each message takes a header of the segment. */
 	bound = n / HDR;
