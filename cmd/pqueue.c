@@ -18,7 +18,9 @@
  * running COMMAND is waited for); push keeps the default actions, since
  * dying anywhere is safe.
  */
+#define _GNU_SOURCE		/* F_GETPIPE_SZ */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
@@ -26,9 +28,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "clock.h"
+#include "buf.h"
 #include "io.h"
 #include "loop.h"
 #include "msg.h"
@@ -53,6 +58,7 @@ struct pq {
 	int woke;		/* the watch fired, or its poll timer */
 	int timedout;		/* the -w timer */
 	int gone;		/* pop: stdout's reader has gone */
+	int batch_pipe;		/* pop: stdout may be a pipe (ask its room) */
 	sigset_t stops;		/* routed to the loop (and the lock waits) */
 	struct out out;		/* stdout, unbuffered */
 	struct store_hooks hooks;
@@ -307,19 +313,92 @@ q_open(struct pq *p, const char *spec, int flags, char *path, size_t size)
 
 /* ---- pop and run ---- */
 
+#define POP_BATCH	(64 * 1024)	/* bytes written at once, at most */
+#define POP_BATCH_MAX	1024		/* messages written at once */
+
+/* How many bytes stdout takes now without blocking, at most POP_BATCH:
+ * all of it for a file; for a pipe its free room (its size less what it
+ * holds, less two pages that partly used buffers may waste); 0 for
+ * anything else (a socket or tty: one message at a time). */
+static size_t
+pop_room(struct pq *p)
+{
+	int size, held;
+	size_t room;
+
+	if (p->out.room == 0)
+		return POP_BATCH;
+	if (!p->batch_pipe || (size = fcntl(STDOUT_FILENO, F_GETPIPE_SZ)) < 0 ||
+	    ioctl(STDOUT_FILENO, FIONREAD, &held) < 0 || held < 0) {
+		p->batch_pipe = 0;	/* not a pipe: no more asking */
+		return 0;
+	}
+	if (size - held <= 2 * 4096)
+		return 0;
+	room = (size_t)(size - held - 2 * 4096);
+	return room < POP_BATCH ? room : POP_BATCH;
+}
+
+/* Write the batch b of n messages m[] (each with its delimiter) and
+ * acknowledge every message that went out whole (HEAD held): the head
+ * is committed once, past the last of them. Returns how many, or -1
+ * (after acknowledging those) when the write failed: errno EPIPE when
+ * the reader has gone (quietly), else said. */
+static long long
+pop_flush(struct pq *p, struct store *s, const struct buf *b,
+    const struct store_msg *m, int n)
+{
+	size_t off = 0, end = 0;
+	ssize_t w = 0;
+	int i, e;
+
+	while (off < b->len) {
+		w = io_write_some(STDOUT_FILENO, b->p + off, b->len - off);
+		if (w <= 0)
+			break;
+		off += (size_t)w;
+	}
+	e = w == 0 ? EIO : errno;
+	for (i = 0; i < n && end + m[i].len + 1 <= off; i++)
+		end += m[i].len + 1;
+	if (i > 0)
+		store_ack(s, &m[i - 1]);
+	p->out.since = p->out.room;	/* ask poll before the next record */
+	if (off == b->len)
+		return i;
+	if (e != EPIPE)
+		warn("write: %s", strerror(e));
+	errno = e;
+	return -1;
+}
+
+/* Batched: the messages available now, up to POP_BATCH bytes (what the
+ * pipe takes without blocking) and POP_BATCH_MAX messages and no more
+ * than the count asks for, go out in one write and the head is then
+ * committed once. A message too big for that, or output that could
+ * block, goes one at a time as before. */
 static int
 pop_store(struct pq *p, struct store *s, const struct opts *o)
 {
-	struct store_msg m;
-	long long done = 0;
+	struct store_msg m, *bm;
+	struct buf b = { 0 };
+	long long done = 0, k;
 	int64_t deadline = -2;	/* -2: not yet set for this message */
-	int r;
+	size_t room;
+	char delim = (char)p->delim;
+	int r, n, looks = 0;
 
-	/* A stop while streaming is looked for every 64 messages: a
-	 * syscall per message would cost a tenth of the throughput. */
-	while (!((done & 63) == 0 && stop_pending(p))) {
-		if ((r = store_take(s, &m)) < 0)
-			return errno == EINTR ? (o->forever ? 0 : 1) : 1;
+	if ((bm = malloc(POP_BATCH_MAX * sizeof(*bm))) == NULL)
+		die(1, "out of memory");
+	p->batch_pipe = 1;
+	/* A stop while streaming is looked for every 64 messages or
+	 * batches: a syscall per message would cost a tenth of the
+	 * throughput. */
+	while (!((looks++ & 63) == 0 && stop_pending(p))) {
+		if ((r = store_take(s, &m)) < 0) {
+			r = errno == EINTR ? (o->forever ? 0 : 1) : 1;
+			goto out;
+		}
 		if (r == 0) {
 			/* -w bounds the wait for each message, however
 			 * many wake-ups without one come meanwhile. */
@@ -330,21 +409,53 @@ pop_store(struct pq *p, struct store *s, const struct opts *o)
 				break;
 			continue;
 		}
+		deadline = -2;
+		if ((room = pop_room(p)) > m.len && o->count - done != 1) {
+			buf_clear(&b);
+			n = 0;
+			do {
+				if (buf_add(&b, m.data, m.len) < 0 ||
+				    buf_add(&b, &delim, 1) < 0)
+					die(1, "out of memory");
+				bm[n++] = m;
+				if (n == POP_BATCH_MAX || done + n == o->count)
+					break;
+				r = store_take_next(s, &bm[n - 1], &m);
+			} while (r == 1 && b.len + m.len < room);
+			if ((k = pop_flush(p, s, &b, bm, n)) < 0) {
+				r = errno == EPIPE ? 0 : 1;
+				goto out;
+			}
+			done += k;
+			if (r < 0) {
+				r = 1;	/* a read error, said */
+				goto out;
+			}
+			looks |= 63;	/* look for a stop after each batch */
+			if (done == o->count)
+				break;
+			continue;
+		}
 		if (out_blocked(&p->out, m.len)) {
 			/* Never sit on HEAD while our reader is slow. */
 			store_release(s);
 			out_wait(p);
 			continue;
 		}
-		if (out_message(p, m.data, m.len) < 0)
-			return errno == EPIPE ? 0 : 1;
+		if (out_message(p, m.data, m.len) < 0) {
+			r = errno == EPIPE ? 0 : 1;
+			goto out;
+		}
 		store_ack(s, &m);
-		deadline = -2;
 		if (++done == o->count)
 			break;
 	}
+	r = done > 0 || p->gone || (p->stop && o->forever) ? 0 : 1;
+out:
 	store_release(s);
-	return done > 0 || p->gone || (p->stop && o->forever) ? 0 : 1;
+	buf_free(&b);
+	free(bm);
+	return r;
 }
 
 static void

@@ -22,7 +22,17 @@
  * rebuilds it from the segments' CRC-checked records.
  *
  * Durability. With sync, a push fdatasyncs the segment (and fsyncs the
- * directory for a new segment) and msyncs `state` before it succeeds.
+ * directory for a new segment) before it succeeds: one device flush.
+ * `state` is not synced; it is written back whenever the kernel likes,
+ * so after a crash its tail may lag what was synced. `state` records
+ * the boot it is current in (wall time of the boot); the first writable
+ * open in a later boot scans on from the committed tail over sound
+ * records (CRC right, id not beyond the sequence) and commits them
+ * (tail_recover). No old record ever lies at the tail: an emptied tail
+ * moves on to a new, empty segment (tail_empty), and a roll truncates
+ * the old segment at its tail. What such a scan may also take in are
+ * whole records of a producer killed before its commit (not
+ * acknowledged: never promised, never a repeat of a delivered one).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -116,7 +126,11 @@ struct state {
 	char magic[8];
 	uint32_t version, pad;
 	_Atomic uint64_t dead_len;	/* committed length of `dead` */
-	char pad1[40];
+	_Atomic int64_t boot;		/* the boot it was last current in:
+					 * wall ns of that boot (0: unknown) */
+	_Atomic uint64_t named;		/* 1 + the last segment whose name
+					 * a sync push fsync'ed (0: none) */
+	char pad1[24];
 	_Atomic uint64_t tail_gen;
 	struct slot tail[2];
 	char pad2[56];
@@ -659,6 +673,18 @@ dead_exists(const struct store *s)
 	return stat(p, &sb) == 0 && sb.st_size > 0;
 }
 
+/* When this boot began, in wall ns: the same for every process until
+ * the next boot (give or take a clock step). */
+static int64_t
+boot_instant(void)
+{
+	struct timespec b;
+
+	if (clock_gettime(CLOCK_BOOTTIME, &b) < 0)
+		return 0;
+	return clock_wall() - ((int64_t)b.tv_sec * NS_PER_SEC + b.tv_nsec);
+}
+
 /* The first opener of a new queue fills in `state` under APPEND. A
  * creator killed halfway leaves it short or all zero: finished here,
  * unless segments show that this is an old queue whose state was lost. */
@@ -716,6 +742,7 @@ init_state(struct store *s)
 			r = -1;
 		} else {
 			st->version = 1;
+			atomic_store(&st->boot, boot_instant());
 			memcpy(st->magic, STATE_MAGIC, 8);
 			fsync(s->sfd);
 			fsync_path(s->path);
@@ -878,6 +905,99 @@ map_state(struct store *s)
 	return 0;
 }
 
+/* The first sound record at off of the open segment fd (size bytes),
+ * if its id fits a record appended after seq: its length in *len. 1 or
+ * 0. */
+static int
+rec_at(int fd, uint64_t size, uint64_t off, uint64_t seq, uint32_t *len)
+{
+	struct rec r;
+	char *buf;
+	int ok;
+
+	if (off + HDR > size || pread(fd, &r, HDR, (off_t)off) != HDR ||
+	    r.len > STORE_MSG_LIMIT || off + HDR + r.len > size ||
+	    r.id == 0 || r.id > seq + 1 || (buf = malloc(r.len + 1)) == NULL)
+		return 0;
+	ok = pread(fd, buf, r.len, (off_t)(off + HDR)) == (ssize_t)r.len &&
+	    rec_ok(&r, buf);
+	free(buf);
+	*len = r.len;
+	return ok;
+}
+
+/* After a reboot (a crash may have kept a segment's synced records but
+ * not the state that commits them): take into the queue the sound
+ * records that follow the committed tail, in its segment and, when that
+ * ends cleanly, in the next. APPEND is taken. 0, or -1 (reported). */
+static int
+tail_recover(struct store *s, int64_t boot)
+{
+	char p[PATH_MAX + 32];
+	struct pos t, t0;
+	struct stat sb;
+	uint64_t n = 0;
+	uint32_t len;
+	int fd = -1;
+
+	if (lock(s, LK_APPEND, F_WRLCK) < 0)
+		return -1;
+	TAIL_LOAD(s, &t);
+	t0 = t;
+	for (;;) {
+		if (fd < 0) {
+			seg_path(s, t.seg, p, sizeof(p));
+			if ((fd = open_retry(p, O_RDONLY | O_CLOEXEC)) < 0)
+				break;
+			if (fstat(fd, &sb) < 0)
+				break;
+		}
+		if (rec_at(fd, (uint64_t)sb.st_size, t.off, t.seq, &len)) {
+			t.off += HDR + len;
+			t.seq++;
+			t.bytes += len;
+			n++;
+			continue;
+		}
+		if (t.off != (uint64_t)sb.st_size || t.off == 0)
+			break;
+		/* A clean end: a roll may have gone on into the next. */
+		close(fd);
+		seg_path(s, t.seg + 1, p, sizeof(p));
+		if ((fd = open_retry(p, O_RDONLY | O_CLOEXEC)) < 0 ||
+		    fstat(fd, &sb) < 0 ||
+		    !rec_at(fd, (uint64_t)sb.st_size, 0, t.seq, &len))
+			break;
+		t.seg++;
+		t.off = 0;
+	}
+	if (fd >= 0)
+		close(fd);
+	if (n > 0) {
+		TAIL_STORE(s, &t);
+		report(&s->h, STORE_NOTICE, 0, "%s: %llu message(s) found "
+		    "after the committed tail (%016llx.seg offset %llu) and "
+		    "taken in", s->name, (unsigned long long)n,
+		    (unsigned long long)t0.seg, (unsigned long long)t0.off);
+	}
+	atomic_store(&s->st->boot, boot);
+	unlock(s, LK_APPEND);
+	return 0;
+}
+
+/* Is the state current in this boot? Else (a reboot since it was last
+ * written, or a queue of an older pqueue) recover a lagging tail. */
+static int
+boot_check(struct store *s)
+{
+	int64_t boot = boot_instant(), was = atomic_load(&s->st->boot);
+
+	if (s->rdonly || boot == 0 || (was > boot - 2 * NS_PER_SEC &&
+	    was < boot + 2 * NS_PER_SEC))
+		return 0;
+	return tail_recover(s, boot);
+}
+
 int
 store_open(struct store **sp, const char *path, int flags,
     const struct store_hooks *h)
@@ -903,7 +1023,8 @@ store_open(struct store **sp, const char *path, int flags,
 	}
 	snprintf(s->path, sizeof(s->path), "%s", path);
 	s->name = h != NULL && h->name != NULL ? h->name : s->path;
-	if (open_state(s, flags) < 0 || map_state(s) < 0 || validate(s) < 0)
+	if (open_state(s, flags) < 0 || map_state(s) < 0 || validate(s) < 0 ||
+	    boot_check(s) < 0)
 		goto fail;
 	if ((flags & (STORE_SHARED | STORE_CREATE)) ==
 	    (STORE_SHARED | STORE_CREATE)) {
@@ -1082,15 +1203,19 @@ append_locked(struct store *s, struct store_batch *b, int sync)
 	if (sync) {
 		if (fdatasync(s->wfd) < 0)
 			return -1;
-		if (rolled)
+		/* The segment's name too, once (`named` is set only after
+		 * the fsync, so a crash cannot make it claim more). */
+		if (rolled && atomic_load(&s->st->named) != t.seg + 1) {
 			fsync_path(s->path);
+			atomic_store(&s->st->named, t.seg + 1);
+		}
 	}
 	t.off += b->len;
 	t.seq += b->nrec;
 	t.bytes += b->nbytes;
+	/* Not msync'ed even with sync: after a crash, tail_recover finds
+	 * the synced records beyond a tail that lags (one flush a push). */
 	TAIL_STORE(s, &t);
-	if (sync && msync(s->st, STATE_SIZE, MS_SYNC) < 0)
-		return -1;
 	return 0;
 }
 
@@ -1359,8 +1484,39 @@ seg_after(const struct store *s, uint64_t seg, uint64_t limit)
 	return best;
 }
 
+/* The record r at h (its whole length read, its CRC wrong) ends where a
+ * sound record begins, or exactly at the committed tail end: then its
+ * frame is sound and only its bytes are damaged. 1 or 0, -1 on a read
+ * error (reported). The read window may move. */
+static int
+frame_sound(struct store *s, const struct pos *h, const struct rec *r,
+    uint64_t end)
+{
+	uint64_t next = h->off + HDR + r->len;
+	struct rec n;
+	ssize_t have;
+
+	if (end != UINT64_MAX && next == end)
+		return 1;
+	if ((have = rd_fill(s, next, HDR, end)) < 0)
+		FAIL(s, "%s: read", s->name);
+	if (have < HDR)
+		return 0;
+	memcpy(&n, s->rbuf + (next - s->roff), HDR);
+	if (n.len > STORE_MSG_LIMIT || (end != UINT64_MAX &&
+	    next + HDR + n.len > end))
+		return 0;
+	if ((have = rd_fill(s, next, HDR + n.len, end)) < 0)
+		FAIL(s, "%s: read", s->name);
+	if ((size_t)have < HDR + n.len)
+		return 0;
+	return rec_ok(&n, s->rbuf + (next - s->roff) + HDR);
+}
+
 /* Find the record at the head h, given the committed tail t; moves h
- * over finished segments and damaged records (reported). Returns 1 with
+ * over finished segments and damaged records (reported): a record whose
+ * CRC fails inside a sound frame (frame_sound) alone, else the rest of
+ * its segment. Returns 1 with
  * the header in *r and its data in *data, 0 when the queue is empty, -1
  * on a read error (reported). */
 static int
@@ -1411,6 +1567,22 @@ rd_next(struct store *s, struct pos *h, const struct pos *t, struct rec *r,
 		}
 		*data = s->rbuf + (h->off - s->roff) + HDR;
 		if (!rec_ok(r, *data)) {
+			if ((o = frame_sound(s, h, r, end)) < 0)
+				return -1;
+			if (o == 1) {
+				/* Only the payload is bad: drop just it. */
+				report(&s->h, STORE_WARN, 0, "%s: damaged "
+				    "record at %016llx.seg offset %llu "
+				    "(checksum mismatch); skipping that "
+				    "record", s->name,
+				    (unsigned long long)h->seg,
+				    (unsigned long long)h->off);
+				h->off += HDR + r->len;
+				h->seq++;
+				h->bytes += r->len;
+				continue;
+			}
+			o = 1;
 			why = "checksum mismatch";
 			goto skip;
 		}
@@ -1449,23 +1621,38 @@ head_set(struct store *s, const struct pos *h)
 		seg_unlink_range(s, old.seg, h->seg);
 }
 
-/* HEAD and APPEND held, the queue empty at tail t: empty the tail
- * segment in place. Positions first, then the truncate: a kill between
- * leaves old bytes beyond the tail, as a torn write does. Every holder
- * of HEAD drops its read window when it takes the lock, so no one reads
- * the old bytes of that segment again. */
+/* HEAD and APPEND held, the queue empty at tail t: move head and tail
+ * to the start of the next segment, made empty first, and unlink the
+ * old one (if the new one cannot be made, empty the old in place:
+ * positions first, then the truncate; a kill between leaves old bytes
+ * beyond the tail, as a torn write does). Every holder of HEAD drops its
+ * read window when it takes the lock, so no one reads old bytes
+ * again. */
 static void
 tail_empty(struct store *s, struct pos *t)
 {
 	char p[PATH_MAX + 32];
+	uint64_t old = t->seg;
+	int fd;
 
 	if (t->off == 0)
 		return;
+	/* A new, empty segment, so that no old record ever lies at the
+	 * tail: tail_recover may read there after a crash. */
+	seg_path(s, old + 1, p, sizeof(p));
+	fd = open_retry(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd >= 0) {
+		close(fd);
+		t->seg++;
+	}
 	t->off = 0;
 	TAIL_STORE(s, t);
 	HEAD_STORE(s, t);
-	seg_path(s, t->seg, p, sizeof(p));
-	truncate(p, 0);
+	seg_path(s, old, p, sizeof(p));
+	if (fd >= 0)
+		unlink(p);
+	else
+		truncate(p, 0);	/* no new file: empty the old in place */
 	s->rlen = 0;
 }
 
@@ -1670,6 +1857,24 @@ fail:
 	store_release(s);
 	errno = n;
 	return -1;
+}
+
+int
+store_take_next(struct store *s, const struct store_msg *m,
+    struct store_msg *next)
+{
+	struct pos h = { m->pos[0], m->pos[1] + HDR + m->len, m->pos[2] + 1,
+	    m->pos[3] + m->len }, t;
+	struct rec r;
+	char *data;
+	int n;
+
+	TAIL_LOAD(s, &t);
+	if ((n = rd_next(s, &h, &t, &r, &data)) != 1)
+		return n;
+	s->hold++;
+	msg_fill(next, &r, data, &h);
+	return 1;
 }
 
 int

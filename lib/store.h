@@ -3,7 +3,8 @@
  *
  * A queue is a directory (0700) holding:
  *   state          4 KiB, shared with mmap: the committed tail and head
- *                  positions, the dead-letter length, and the lock bytes
+ *                  positions, the dead-letter length, the boot it is
+ *                  current in, and the lock bytes
  *   SSSS.seg       append-only log segments (SSSS: 16 hex digits, counting
  *                  up); a writer rolls to the next segment past 64 MiB
  *   dead           dead-letter log, same record format
@@ -27,7 +28,10 @@
  * Producers pwrite whole batches at the tail and then commit the tail: a
  * torn write lies beyond the tail and is overwritten by the next writer.
  * Consumers read up to the committed tail, check every CRC, hand out a
- * message and commit the head past it when acknowledged.
+ * message (or several: store_take_next) and commit the head past it (the
+ * last of them) when acknowledged. A record whose CRC fails is skipped
+ * with a report: alone when its length leads to a sound record or to the
+ * committed tail (its frame is sound), else with the rest of its segment.
  *
  * Locks are fcntl record locks on single bytes of `state`, released by
  * the kernel when their holder dies: DEAD (byte 2) before HEAD (byte 1)
@@ -35,9 +39,24 @@
  * contended lock is waited for by the caller's lock-wait hook, so the
  * caller decides how a wait is interrupted.
  *
+ * Durability (sync). A sync push fdatasyncs the segment, and fsyncs the
+ * directory once per segment (`state` remembers which segment's name is
+ * durable): one device flush. `state` itself is never synced, so after
+ * a crash its tail may lag records that were synced. `state` holds the
+ * boot it is current in; the first writable open in another boot scans
+ * on from the committed tail over records with a right CRC and an id not
+ * beyond the sequence (into the next segment when the tail's ends
+ * cleanly) and commits them. No old record lies at a tail: an emptied
+ * tail moves on to a new, empty segment, and a roll truncates the old
+ * segment at its tail; so a scan finds synced records, or whole records
+ * of a producer killed before its commit (never acknowledged, never
+ * delivered), never a consumed one.
+ *
  * Format version. `state` says version 1. Version 1 queues made before
  * delays existed are read as they are: the delayed files are an addition
- * inside lease/, so nothing is rewritten. An older pqueue that meets a
+ * inside lease/, so nothing is rewritten. The boot and the durable
+ * segment name use bytes of `state` that older versions leave zero and
+ * never read (an old queue is scanned once, as after a reboot). An older pqueue that meets a
  * delayed file takes it for the lease of a dead holder and delivers the
  * message at once (early, never lost). Once due, a delayed file is
  * appended at the tail with attempt + 1 (a fresh id for id 0) and
@@ -168,7 +187,16 @@ struct store_msg {
  * when the queue is empty (HEAD released, leases of dead holders given
  * back first), -1 with errno (EINTR from the lock-wait hook). */
 int store_take(struct store *s, struct store_msg *m);
-/* Commit the head past m (taken by store_take, HEAD still held). 0. */
+/* The message after m (from store_take or store_take_next, not yet
+ * acknowledged), HEAD still held: a consumer may take several messages
+ * and then acknowledge only the last (store_ack commits the head past
+ * it, so past every one before it). m->data is invalid after the call.
+ * Returns 1 (message in *next), 0 when no further message is committed
+ * now, -1 on a read error (reported). Never waits, never releases HEAD. */
+int store_take_next(struct store *s, const struct store_msg *m,
+    struct store_msg *next);
+/* Commit the head past m (taken by store_take or store_take_next, HEAD
+ * still held). 0. */
 int store_ack(struct store *s, const struct store_msg *m);
 /* Release HEAD if held. */
 void store_release(struct store *s);

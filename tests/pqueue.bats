@@ -404,14 +404,29 @@ kill_child_of() {
 }
 
 @test "pqueue: a damaged record is reported and skipped, never delivered" {
-	pqueue push dq one two three
+	pqueue push dq one two three four
 	# flip a byte inside the second record's data (after power loss)
 	printf 'X' | dd of=q/dq/0000000000000000.seg bs=1 seek=$((32 + 3 + 32 + 1)) conv=notrunc 2>/dev/null
 	run -0 --separate-stderr pqueue pop -c 1 dq
 	[ "$output" = one ]
-	run -1 --separate-stderr pqueue pop -n dq
-	[[ $stderr == *damaged* ]]
+	# its frame is sound: only it is skipped, the later records of the
+	# segment are delivered, and the damage is reported once
+	run -0 --separate-stderr pqueue pop -f -n dq
+	[ "$output" = "$(printf 'three\nfour')" ]
+	[ "$(grep -c 'damaged record.*checksum mismatch' <<< "$stderr")" = 1 ]
 	[ "$(pqueue len dq)" = 0 ]
+	run -1 --separate-stderr pqueue pop -n dq
+	[ -z "$stderr" ]
+}
+
+@test "pqueue: damage in a record's length field still skips the rest of its segment" {
+	pqueue push lq one two three
+	# the second record's length becomes huge: its frame is unsound
+	printf '\377' | dd of=q/lq/0000000000000000.seg bs=1 seek=$((32 + 3 + 3)) conv=notrunc 2>/dev/null
+	run -0 --separate-stderr pqueue pop -f -n lq
+	[ "$output" = one ]
+	[[ $stderr == *"damaged record"*"bad length"*"rest of that segment"* ]]
+	[ "$(pqueue len lq)" = 0 ]
 }
 
 @test "pqueue: the log rolls over to new segments and consumed ones are deleted" {

@@ -2,19 +2,23 @@
  * The input is one flags byte, the first STATE_HEAD bytes of `state`
  * (zero-padded to its 4 KiB) and the bytes of one segment. Flags bits
  * 0-1 pick the segment's number (0 to 3), bit 2 adds an empty second
- * segment after it. The target writes them into a scratch queue
+ * segment after it, bit 3 keeps the input's boot field (`state` is then
+ * from another boot, and the store recovers the records after its tail:
+ * see store.h); without it the field says this boot. The target writes them into a scratch queue
  * directory, then opens the queue and stats, peeks and pops it through
  * store.h, twice (the second open sees what the first one committed).
  * Checks: the work is bounded (no more messages than records could fit
  * in the input); every message handed out is whole and lies in the
- * segment, between the head and the tail that the input's state names,
- * as a record whose CRC-32C (computed here, bit by bit) is right; a
- * failure comes with an error report. */
+ * segment, between the head and the tail that the input's state names
+ * (after the head, for a state of another boot), as a record whose
+ * CRC-32C (computed here, bit by bit) is right; a failure comes with an
+ * error report. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fuzz.h"
@@ -23,11 +27,13 @@
 #define STATE_SIZE	4096
 #define STATE_HEAD	272	/* magic, version, dead length, both positions */
 #define HDR		32
+#define BOOT_AT		24	/* state's boot field: wall ns of the boot */
 
 static char dir[64];
 static int errors;
 /* Where in the segment a committed record may lie: [lo, hi). */
 static uint64_t lo, hi;
+static int tail_here;	/* the tail is in the segment, head not past it */
 
 static void
 on_report(void *arg, int level, int errnum, const char *text)
@@ -170,6 +176,18 @@ slot(const uint8_t *state, size_t gen, uint64_t *seg, uint64_t *off)
 	memcpy(off, state + gen + 16 + 32 * (g & 1), 8);
 }
 
+/* When this boot began, wall ns, as lib/store reckons it. */
+static int64_t
+boot_now(void)
+{
+	struct timespec w, b;
+
+	clock_gettime(CLOCK_REALTIME, &w);
+	clock_gettime(CLOCK_BOOTTIME, &b);
+	return ((int64_t)w.tv_sec - b.tv_sec) * 1000000000 +
+	    (w.tv_nsec - b.tv_nsec);
+}
+
 /* The part of segment segno between head and tail: lo, hi. */
 static void
 committed(const uint8_t *state, uint64_t segno)
@@ -180,6 +198,7 @@ committed(const uint8_t *state, uint64_t segno)
 	slot(state, 192, &hseg, &hoff);
 	lo = hseg == segno ? hoff : 0;
 	hi = tseg == segno ? toff : UINT64_MAX;
+	tail_here = tseg == segno && lo <= hi && hseg <= segno;
 	if (hseg > segno || tseg < segno || lo > hi)
 		lo = hi = 0;
 }
@@ -212,6 +231,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	hn = size - 1 < STATE_HEAD ? size - 1 : STATE_HEAD;
 	memset(state, 0, sizeof(state));
 	memcpy(state, data + 1, hn);
+	if (!(data[0] & 8)) {
+		int64_t boot = boot_now();
+
+		memcpy(state + BOOT_AT, &boot, 8);
+	}
 	seg = data + 1 + hn;
 	n = size - 1 - hn;
 	clean(dir);
@@ -223,6 +247,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		put(name, "", 0);
 	}
 	committed(state, segno);
+	if ((data[0] & 8) && tail_here)
+		hi = UINT64_MAX;	/* a recovery may take in what follows */
 	/* Each message takes a header of the segment. */
 	bound = n / HDR;
 	bound -= drain(seg, n, bound);
