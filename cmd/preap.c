@@ -388,20 +388,20 @@ on_cg_events(struct loop *l, int fd, int events, void *arg)
 static void
 setup_cgroup(struct preap *p)
 {
-	char dir[4096];
-	const char *parent = NULL;
+	int step;
 
-	if (p->cg_parent != NULL) {
-		if (cgroup_resolve(p->cg_parent, dir, sizeof(dir)) < 0)
+	if (cgroup_setup(p->cg_parent, "preap", &p->cg, &p->cg_watch,
+	    &step) < 0) {
+		if (step == CGROUP_AT_RESOLVE)
 			die(125, "--cgroup: no cgroup v2 directory '%s'",
 			    p->cg_parent);
-		parent = dir;
+		if (step == CGROUP_AT_CREATE)
+			die(125, "--cgroup: cannot create a cgroup v2 under "
+			    "%s:", p->cg_parent ? p->cg_parent :
+			    "our own cgroup");
+		die(125, "--cgroup: cannot watch cgroup.events:");
 	}
-	if (cgroup_create(parent, "preap", &p->cg) < 0)
-		die(125, "--cgroup: cannot create a cgroup v2 under %s:",
-		    parent ? parent : "our own cgroup");
-	if ((p->cg_watch = cgroup_watch(&p->cg)) < 0 ||
-	    loop_fd(p->loop, p->cg_watch, LOOP_IN, on_cg_events, p) < 0) {
+	if (loop_fd(p->loop, p->cg_watch, LOOP_IN, on_cg_events, p) < 0) {
 		(void)cgroup_remove(&p->cg);
 		die(125, "--cgroup: cannot watch cgroup.events:");
 	}

@@ -119,20 +119,36 @@ cgroup_mount(char *buf, size_t size)
 	return found ? 0 : (errno = ENOENT, -1);
 }
 
-int
-cgroup_self(char *buf, size_t size)
+/* The "0::" line of a /proc/.../cgroup file, under the mount. */
+static int
+cgroup_in(const char *file, char *buf, size_t size)
 {
 	char mnt[PATH_MAX], text[8192], *line, *s;
 
 	if (cgroup_mount(mnt, sizeof(mnt)) < 0)
 		return -1;
-	if (slurp("/proc/self/cgroup", text, sizeof(text)) < 0)
+	if (slurp(file, text, sizeof(text)) < 0)
 		return -1;
 	for (s = text; (line = strsep(&s, "\n")) != NULL; )
 		if (strncmp(line, "0::", 3) == 0)
 			return copy(buf, size, mnt, strcmp(line + 3, "/") == 0 ?
 			    "" : line + 3);
 	return errno = ENOENT, -1;
+}
+
+int
+cgroup_self(char *buf, size_t size)
+{
+	return cgroup_in("/proc/self/cgroup", buf, size);
+}
+
+int
+cgroup_of(pid_t pid, char *buf, size_t size)
+{
+	char file[64];
+
+	snprintf(file, sizeof(file), "/proc/%ld/cgroup", (long)pid);
+	return cgroup_in(file, buf, size);
 }
 
 static int
@@ -477,4 +493,90 @@ cgroup_remove(struct cgroup *cg)
 	cgroup_free(cg);
 	errno = err;
 	return r;
+}
+
+int
+cgroup_setup(const char *spec, const char *name, struct cgroup *cg,
+    int *watch, int *step)
+{
+	char dir[PATH_MAX];
+	int err;
+
+	cg->path = cg->procs_path = NULL;
+	cg->procs = -1;
+	if (watch != NULL)
+		*watch = -1;
+	*step = CGROUP_AT_RESOLVE;
+	if (spec != NULL && cgroup_resolve(spec, dir, sizeof(dir)) < 0)
+		return -1;
+	*step = CGROUP_AT_CREATE;
+	if (cgroup_create(spec != NULL ? dir : NULL, name, cg) < 0)
+		return -1;
+	*step = CGROUP_AT_WATCH;
+	if (watch != NULL && (*watch = cgroup_watch(cg)) < 0) {
+		err = errno;
+		(void)cgroup_remove(cg);
+		errno = err;
+		return -1;
+	}
+	*step = 0;
+	return 0;
+}
+
+int
+cgroup_open(const char *path, struct cgroup *cg, uid_t *uid)
+{
+	char mnt[PATH_MAX], real[PATH_MAX], procs[PATH_MAX + 16];
+	struct stat st;
+	size_t n;
+
+	cg->path = cg->procs_path = NULL;
+	cg->procs = -1;
+	if (cgroup_mount(mnt, sizeof(mnt)) < 0)
+		return -1;
+	n = strlen(mnt);
+	/* Strictly below the mount, and named by its real path: a link
+	 * or a ".." could lead a recorded name anywhere. */
+	if (strncmp(path, mnt, n) != 0 || path[n] != '/' || path[n + 1] ==
+	    '\0')
+		return errno = EINVAL, -1;
+	if (realpath(path, real) == NULL)
+		return -1;
+	if (strcmp(real, path) != 0 || !is_cgroup_dir(path) ||
+	    lstat(path, &st) < 0 || !S_ISDIR(st.st_mode))
+		return errno = EINVAL, -1;
+	if (uid != NULL)
+		*uid = st.st_uid;
+	snprintf(procs, sizeof(procs), "%s/cgroup.procs", path);
+	if ((cg->path = strdup(path)) == NULL ||
+	    (cg->procs_path = strdup(procs)) == NULL) {
+		cgroup_free(cg);
+		return errno = ENOMEM, -1;
+	}
+	return 0;
+}
+
+int
+cgroup_leave(struct cgroup *cg)
+{
+	char parent[PATH_MAX], *slash;
+	int err;
+
+	if (cg->path == NULL || strlen(cg->path) >= sizeof(parent)) {
+		cgroup_free(cg);
+		return errno = EINVAL, -1;
+	}
+	strcpy(parent, cg->path);
+	if ((slash = strrchr(parent, '/')) == NULL || slash == parent) {
+		cgroup_free(cg);
+		return errno = EINVAL, -1;
+	}
+	*slash = '\0';
+	if (put(parent, "cgroup.procs", "0") < 0) {
+		err = errno;
+		cgroup_free(cg);
+		errno = err;
+		return -1;
+	}
+	return cgroup_remove(cg);
 }
