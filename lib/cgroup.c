@@ -23,6 +23,7 @@
 #include <string.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "cgroup.h"
@@ -579,4 +580,52 @@ cgroup_leave(struct cgroup *cg)
 		return -1;
 	}
 	return cgroup_remove(cg);
+}
+
+int
+cgroup_has_kill(const struct cgroup *cg)
+{
+	char path[PATH_MAX];
+
+	return snprintf(path, sizeof(path), "%s/cgroup.kill", cg->path) <
+	    (int)sizeof(path) && access(path, F_OK) == 0;
+}
+
+/* Only root can set trusted.*; user.* only on a file one may write. */
+static const char *
+record_name(void)
+{
+	return geteuid() == 0 ? "trusted.pkit.cgroup" : "user.pkit.cgroup";
+}
+
+int
+cgroup_record(int fd, pid_t pid, const struct cgroup *cg)
+{
+	char val[PATH_MAX + 32];
+	int n;
+
+	n = snprintf(val, sizeof(val), "%ld %s", (long)pid, cg->path);
+	if (n < 0 || n >= (int)sizeof(val))
+		return errno = ENAMETOOLONG, -1;
+	return fsetxattr(fd, record_name(), val, (size_t)n, 0);
+}
+
+int
+cgroup_recorded(int fd, pid_t pid, char *buf, size_t size)
+{
+	char val[PATH_MAX + 32], *end;
+	ssize_t n;
+	long v;
+
+	if ((n = fgetxattr(fd, record_name(), val, sizeof(val) - 1)) < 0)
+		return -1;
+	val[n] = '\0';
+	errno = 0;
+	v = strtol(val, &end, 10);
+	if (errno != 0 || end == val || *end != ' ' || end[1] != '/' ||
+	    memchr(val, '\0', (size_t)n) != NULL)
+		return errno = EINVAL, -1;
+	if (v != (long)pid)
+		return errno = ENODATA, -1;
+	return copy(buf, size, end + 1, "");
 }

@@ -130,4 +130,20 @@ int cgroup_open(const char *path, struct cgroup *cg, uid_t *uid);
  * either way. */
 int cgroup_leave(struct cgroup *cg);
 
+/* 1 if the kernel offers cg's cgroup.kill (5.14+), so cgroup_kill is
+ * one atomic write, 0 if cgroup_kill falls back to freeze and sweep. */
+int cgroup_has_kill(const struct cgroup *cg);
+
+/* Record "PID PATH" (cg's directory, for process pid) on the open file
+ * fd, in an extended attribute only its writer can set:
+ * trusted.pkit.cgroup as root, user.pkit.cgroup for others (a user
+ * writes only files of their own). 0, or -1 with errno (ENOTSUP: the
+ * file system keeps no such attribute). */
+int cgroup_record(int fd, pid_t pid, const struct cgroup *cg);
+
+/* The path cgroup_record put on fd for pid, into buf (unchecked: pass
+ * it to cgroup_open). 0, or -1 with errno (ENODATA: none, or recorded
+ * for another pid; EINVAL: malformed). */
+int cgroup_recorded(int fd, pid_t pid, char *buf, size_t size);
+
 #endif
