@@ -65,6 +65,7 @@
 #include "pidfile.h"
 #include "proc.h"
 #include "spawn.h"
+#include "stamp.h"
 
 extern char **environ;
 
@@ -153,52 +154,6 @@ static int report_fd = -1;
 static const char *held_pidfile;
 /* -f --cgroup: the cgroup to leave and remove when exec is not reached. */
 static struct cgroup *held_cgroup;
-
-/* --timestamps: every notice, warning and verbose line (not die's
- * errors) starts with an RFC 3339 UTC time, as prefork's do. The macros
- * below route them through notice_text, which formats the message
- * (a format ending in ':' gets strerror, as lib/msg does) so that the
- * stamp can go in front. */
-static int timestamps;
-
-static const char *
-stamp(void)
-{
-	static char buf[40];
-	int e = errno;
-
-	buf[0] = '\0';
-	if (timestamps && *clock_rfc3339(clock_wall(), buf, sizeof(buf) - 1)
-	    != '\0')
-		strcat(buf, " ");
-	errno = e;
-	return buf;
-}
-
-static const char *notice_text(const char *fmt, ...)
-    __attribute__((format(printf, 1, 2)));
-
-static const char *
-notice_text(const char *fmt, ...)
-{
-	static char buf[1024];
-	va_list ap;
-	size_t n;
-	int e = errno;
-
-	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	n = strlen(buf);
-	if (n > 0 && buf[n - 1] == ':')
-		snprintf(buf + n, sizeof(buf) - n, " %s", strerror(e));
-	errno = e;
-	return buf;
-}
-
-#define warn(...)	(warn)("%s%s", stamp(), notice_text(__VA_ARGS__))
-#define notice(...)	(notice)("%s%s", stamp(), notice_text(__VA_ARGS__))
-#define verbose(...)	(verbose)("%s%s", stamp(), notice_text(__VA_ARGS__))
 
 static void
 usage(FILE *f)
@@ -592,7 +547,7 @@ opts_parse(struct opts *o, int argc, char *argv[])
 			o->cg_parent = optarg;
 			break;
 		case OPT_TIMESTAMPS:
-			timestamps = 1;
+			stamp_on = 1;
 			break;
 		case OPT_SCOPE:
 			if (strcmp(optarg, "session") == 0)
