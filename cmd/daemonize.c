@@ -2012,6 +2012,31 @@ cgroup_drop(struct opts *o)
 		warn("cannot remove cgroup %s:", path);
 }
 
+/* The cgroup of a --cgroup daemon that died on its own is removed by
+ * the next start, once empty; its record on the pidfile is about to be
+ * overwritten. One that still holds processes is left, and said. */
+static void
+cgroup_stale(const struct opts *o, pid_t pid)
+{
+	struct cgroup cg;
+	pid_t *left;
+	int n;
+
+	if (!cgroup_find(o, pid, 0, &cg, 1))
+		return;
+	if (cgroup_populated(&cg) == 0) {
+		verbose("removing the empty cgroup %s of pid %ld", cg.path,
+		    (long)pid);
+		(void)cgroup_remove(&cg);
+		return;
+	}
+	n = cgroup_pids(cg.path, &left);
+	free(left);
+	warn("%d process%s of the previous instance still in cgroup %s; "
+	    "left alone", n, n == 1 ? "" : "es", cg.path);
+	cgroup_free(&cg);
+}
+
 static int
 start(struct opts *o)
 {
@@ -2026,6 +2051,7 @@ start(struct opts *o)
 			notice("already running (pid %ld)", (long)pid);
 			return 0;
 		}
+		cgroup_stale(o, pid);
 	}
 	ready_open(o, &r);
 	r.o = o;

@@ -259,3 +259,19 @@ os.setxattr(sys.argv[1], name, sys.argv[2].encode())' d.pid "$1"
 	daemonize -p d.pid --stop
 	no_sub_cgroups
 }
+
+@test "daemonize --cgroup: the next start removes the empty cgroup of a daemon that ended on its own" {
+	run -0 --separate-stderr daemonize --cgroup="$CGP" -p d.pid -- sh -c 'sleep 0.5'
+	local dpid=$(cat d.pid) old
+	old=$(daemonize -p d.pid --status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["cgroup"])')
+	[[ "$old" == "$CGP/daemonize."* ]]
+	wait_for 10 gone "$dpid"
+	wait_for 5 grep -qx 'populated 0' "$old/cgroup.events"
+	run -0 --separate-stderr daemonize -v --cgroup="$CGP" -p d.pid -- sleep "$U"
+	echo "$stderr"
+	[[ "$stderr" == *"removing the empty cgroup $old of pid $dpid"* ]]
+	[ ! -e "$old" ]
+	[ "$(ls -d "$CGP"/*/ | wc -l)" -eq 1 ]
+	run -0 daemonize -p d.pid --stop
+	no_sub_cgroups
+}
