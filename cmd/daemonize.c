@@ -32,7 +32,16 @@
  * Control forms use the pidfile: the recorded pid counts only while the
  * process with that pid has the recorded start time (lib/pidfile), so a
  * recycled pid is never signalled. --stop and --signal pin the process
- * with a pidfd and check the pidfile again before signalling. */
+ * with a pidfd and check the pidfile again before signalling.
+ *
+ * --cgroup: the caller makes a fresh cgroup v2 (lib/cgroup) before it
+ * forks, so a missing or read-only one starts nothing; the daemon
+ * records it on the pidfile (an attribute only the pidfile's writer can
+ * set, naming its pid) and moves in before it changes user or starts
+ * anything. --stop takes the recorded cgroup only after checking it
+ * (cgroup_find), reaches every process in it at each step of the
+ * schedule, KILL through cgroup.kill, waits for populated 0 and removes
+ * it. A start that fails takes its cgroup along. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
