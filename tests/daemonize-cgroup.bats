@@ -275,3 +275,24 @@ os.setxattr(sys.argv[1], name, sys.argv[2].encode())' d.pid "$1"
 	run -0 daemonize -p d.pid --stop
 	no_sub_cgroups
 }
+
+@test "daemonize --cgroup -u nobody: the daemon is in before it drops root, and cannot leave" {
+	id nobody >/dev/null 2>&1 || skip "no user nobody"
+	chmod 755 "$BATS_TEST_TMPDIR"
+	run -0 --separate-stderr daemonize -u nobody --cgroup="$CGP" -p "$PWD/d.pid" -- \
+	    sh -c "setsid sleep $U & exec sleep $U"
+	wait_for 10 count_with_arg "$U" 2
+	local dpid=$(cat d.pid) own
+	[ "$(stat -c %U /proc/$dpid)" = nobody ]
+	own=$(sed -n 's/^0:://p' "/proc/$dpid/cgroup")
+	[[ "$own" == "${CGP#"$CGM"}/daemonize."* ]]
+	# As nobody it cannot move itself back out.
+	if command -v setpriv >/dev/null; then
+		run ! setpriv --reuid=nobody --regid="$(id -g nobody)" \
+		    --clear-groups sh -c "echo $dpid > '$CGP/cgroup.procs'"
+		[[ "$output" == *"Permission denied"* ]]
+	fi
+	run -0 --separate-stderr daemonize -p d.pid --stop
+	none_with_arg "$U"
+	no_sub_cgroups
+}
