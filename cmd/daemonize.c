@@ -32,7 +32,16 @@
  * Control forms use the pidfile: the recorded pid counts only while the
  * process with that pid has the recorded start time (lib/pidfile), so a
  * recycled pid is never signalled. --stop and --signal pin the process
- * with a pidfd and check the pidfile again before signalling. */
+ * with a pidfd and check the pidfile again before signalling.
+ *
+ * --cgroup: the caller makes a fresh cgroup v2 (lib/cgroup) before it
+ * forks, so a missing or read-only one starts nothing; the daemon
+ * records it on the pidfile (an attribute only the pidfile's writer can
+ * set, naming its pid) and moves in before it changes user or starts
+ * anything. --stop takes the recorded cgroup only after checking it
+ * (cgroup_find), reaches every process in it at each step of the
+ * schedule, KILL through cgroup.kill, waits for populated 0 and removes
+ * it. A start that fails takes its cgroup along. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -56,6 +65,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cgroup.h"
 #include "clock.h"
 #include "io.h"
 #include "loop.h"
@@ -64,19 +74,21 @@
 #include "pidfile.h"
 #include "proc.h"
 #include "spawn.h"
+#include "stamp.h"
 
 extern char **environ;
 
 enum { MODE_START, MODE_STATUS, MODE_STOP, MODE_SIGNAL };
 enum { SCOPE_SESSION, SCOPE_GROUP, SCOPE_PID };	/* --scope */
 enum { OPT_STATUS = 256, OPT_STOP, OPT_SIGNAL, OPT_READY_FD, OPT_RETRY,
-    OPT_CHECK, OPT_SCOPE, OPT_JSON, OPT_SYSLOG };
+    OPT_CHECK, OPT_SCOPE, OPT_JSON, OPT_SYSLOG, OPT_CGROUP, OPT_TIMESTAMPS };
 
 #define READY_FD_MAX	1023
 #define LISTEN_MAX	512		/* inherited activation sockets */
 #define KILL_WAIT	(5 * NS_PER_SEC)	/* after -K's KILL */
 #define STOP_WAIT	(20 * NS_PER_SEC)	/* outlasts prefork's 10s grace */
 #define CHECK_WAIT	(300 * NS_PER_MS)	/* --check default */
+#define CG_WAIT		(5 * NS_PER_SEC)	/* a failed start's cgroup */
 #define SCHED_MAX	16
 #define TAIL_LINES	5
 
@@ -108,6 +120,9 @@ struct opts {
 	int scope, has_scope;		/* --stop reaches: SCOPE_* */
 	int json;			/* --status --json */
 	const char *syslog_tag;		/* --syslog TAG */
+	int cgroup;			/* --cgroup */
+	const char *cg_parent;		/* --cgroup=PATH, NULL: our own */
+	struct cgroup cg;		/* made for the daemon by start */
 	char **cmd;			/* as given, for messages */
 	char **exec;			/* cmd with a relative path made absolute */
 	const char *exec_argv0;
@@ -146,6 +161,8 @@ static struct ready *cleanup_ready;
  * pidfile to remove when exec fails after the lock was taken. */
 static int report_fd = -1;
 static const char *held_pidfile;
+/* -f --cgroup: the cgroup to leave and remove when exec is not reached. */
+static struct cgroup *held_cgroup;
 
 static void
 usage(FILE *f)
@@ -157,7 +174,7 @@ usage(FILE *f)
 	    "[-A ARGV0]\n"
 	    "                 [-N | --ready-fd N] [-w TIMEOUT] [--check D] "
 	    "[--syslog TAG]\n"
-	    "                 [-f] [-q|-v]"
+	    "                 [--cgroup[=PATH]] [--timestamps] [-f] [-q|-v]"
 	    " -- COMMAND [ARG]...\n"
 	    "       daemonize -p PIDFILE --status [--json] | --signal SIG\n"
 	    "       daemonize -p PIDFILE --stop [-s SIG] [-t TIMEOUT] [-K] | "
@@ -190,9 +207,13 @@ help(void)
 	    "  -w, --wait TIMEOUT      bound the readiness wait (default 30s)\n"
 	    "      --check D           report COMMAND exiting within D "
 	    "(default 300ms)\n"
+	    "      --cgroup[=PATH]     run in a fresh cgroup v2 (under PATH, "
+	    "default our own)\n"
+	    "                          that --stop empties and removes\n"
 	    "  -f, --foreground        no fork: exec COMMAND in place\n"
 	    "  -q, --quiet             no notices, no --status output\n"
 	    "  -v, --verbose           report pids, readiness, signals\n"
+	    "      --timestamps        RFC 3339 time on every notice\n"
 	    "      --status            0 running, 1 dead, 3 no pidfile, 4 "
 	    "unknown\n"
 	    "      --json              --status as one JSON object\n"
@@ -313,12 +334,18 @@ opts_check(struct opts *o, int stop_opts)
 			die(2, "--status, --stop and --signal need -p PIDFILE");
 		if (o->cmd[0] != NULL)
 			die(2, "no COMMAND with --status, --stop or --signal");
+		if (o->cgroup)
+			die(2, "--cgroup goes with starting COMMAND; --stop "
+			    "finds the cgroup on its own");
 		if (stop_opts && o->mode != MODE_STOP)
 			die(2, "-s, -t, -K and --retry go with --stop");
 		return;
 	}
 	if (stop_opts)
 		die(2, "-s, -t, -K and --retry go with --stop");
+	if (o->cgroup && o->pidfile == NULL)
+		die(2, "--cgroup needs -p PIDFILE: --stop finds the cgroup "
+		    "through it");
 	if (o->cmd[0] == NULL)
 		die(2, "missing COMMAND");
 	if (o->notify && o->ready_fd >= 0)
@@ -411,6 +438,8 @@ opts_parse(struct opts *o, int argc, char *argv[])
 		{ "scope", required_argument, NULL, OPT_SCOPE },
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "syslog", required_argument, NULL, OPT_SYSLOG },
+		{ "cgroup", optional_argument, NULL, OPT_CGROUP },
+		{ "timestamps", no_argument, NULL, OPT_TIMESTAMPS },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -420,6 +449,7 @@ opts_parse(struct opts *o, int argc, char *argv[])
 
 	memset(o, 0, sizeof(*o));
 	o->ready_fd = -1;
+	o->cg.procs = -1;
 	o->umask = 022;
 	o->wait = 30 * NS_PER_SEC;
 	o->stop_timeout = STOP_WAIT;
@@ -518,6 +548,15 @@ opts_parse(struct opts *o, int argc, char *argv[])
 			break;
 		case OPT_JSON:
 			o->json = 1;
+			break;
+		case OPT_CGROUP:
+			if (optarg != NULL && *optarg == '\0')
+				die(2, "--cgroup: empty PATH");
+			o->cgroup = 1;
+			o->cg_parent = optarg;
+			break;
+		case OPT_TIMESTAMPS:
+			stamp_on = 1;
 			break;
 		case OPT_SCOPE:
 			if (strcmp(optarg, "session") == 0)
@@ -653,6 +692,26 @@ json_str(const char *s)
 	putchar('"');
 }
 
+static int cgroup_find(const struct opts *o, pid_t pid, int alive,
+    struct cgroup *cg, int quiet);
+
+/* The daemon's cgroup (--cgroup), as --stop would take it: ",\"cgroup\":"
+ * and the path or null. */
+static void
+status_cgroup_json(const struct opts *o, int st, pid_t pid)
+{
+	struct cgroup cg;
+
+	printf(",\"cgroup\":");
+	if (st != PIDFILE_ABSENT && cgroup_find(o, pid, st == PIDFILE_RUNNING,
+	    &cg, 1)) {
+		json_str(cg.path);
+		cgroup_free(&cg);
+	} else {
+		printf("null");
+	}
+}
+
 /* --status --json: one object on one line. */
 static void
 status_json(const struct opts *o, int st, pid_t pid)
@@ -677,7 +736,9 @@ status_json(const struct opts *o, int st, pid_t pid)
 		else
 			printf(",\"pid\":null");
 		printf(",\"started_at\":null,\"uptime\":null,"
-		    "\"command\":null,\"title\":null}\n");
+		    "\"command\":null,\"title\":null");
+		status_cgroup_json(o, st, pid);
+		printf("}\n");
 		return;
 	}
 	now = clock_wall();
@@ -702,6 +763,7 @@ status_json(const struct opts *o, int st, pid_t pid)
 	}
 	printf(",\"title\":");
 	json_str(pi.title != NULL ? pi.title : "");
+	status_cgroup_json(o, st, pid);
 	printf("}\n");
 	proc_info_free(&pi);
 }
@@ -709,6 +771,7 @@ status_json(const struct opts *o, int st, pid_t pid)
 static int
 ctl_status(const struct opts *o)
 {
+	struct cgroup cg;
 	pid_t pid = 0;
 	int st;
 
@@ -722,6 +785,11 @@ ctl_status(const struct opts *o)
 			printf("running (pid %ld)\n", (long)pid);
 		else
 			printf("not running\n");
+		if (msg_level == MSG_VERBOSE && st != PIDFILE_ABSENT &&
+		    cgroup_find(o, pid, st == PIDFILE_RUNNING, &cg, 1)) {
+			printf("cgroup %s\n", cg.path);
+			cgroup_free(&cg);
+		}
 	}
 	return st;
 }
@@ -852,9 +920,136 @@ scope_pick(const struct opts *o, pid_t pid, pid_t sid, struct reach *r)
 	return r->scope;
 }
 
+/* The cgroup --cgroup recorded for the daemon, if --stop may empty it:
+ * the record is an attribute only the pidfile's writer could set and
+ * names this pid; the directory lies below the cgroup v2 mount under its
+ * real name, is called daemonize.*, is ours (a user's record never
+ * sends root's cgroup.kill elsewhere), and a live daemon is still in it
+ * or below. 1 (cg taken), or 0: none, or refused (said unless quiet). */
+static int
+cgroup_find(const struct opts *o, pid_t pid, int alive, struct cgroup *cg,
+    int quiet)
+{
+	char path[PATH_MAX], now[PATH_MAX];
+	const char *base;
+	uid_t uid;
+	size_t n;
+	int fd, r;
+
+	if (pid <= 0)
+		return 0;
+	fd = open(o->pidfile, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY |
+	    O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	r = cgroup_recorded(fd, pid, path, sizeof(path));
+	close(fd);
+	if (r < 0)
+		return 0;
+	if (cgroup_open(path, cg, &uid) < 0) {
+		if (errno != ENOENT && !quiet)
+			warn("%s: refusing the recorded cgroup %s: not a cgroup "
+			    "v2 directory under its mount", o->pidfile, path);
+		return 0;
+	}
+	base = strrchr(path, '/') + 1;
+	if (strncmp(base, "daemonize.", 10) != 0 || uid != geteuid()) {
+		if (!quiet)
+			warn("%s: refusing the recorded cgroup %s: not one "
+			    "daemonize made as this user", o->pidfile, path);
+		cgroup_free(cg);
+		return 0;
+	}
+	n = strlen(path);
+	if (alive && cgroup_of(pid, now, sizeof(now)) == 0 &&
+	    (strncmp(now, path, n) != 0 || (now[n] != '\0' &&
+	    now[n] != '/'))) {
+		if (!quiet)
+			warn("pid %ld has left its cgroup %s; not emptying it",
+			    (long)pid, path);
+		cgroup_free(cg);
+		return 0;
+	}
+	return 1;
+}
+
+/* --stop of a daemon started with --cgroup: each step of the schedule
+ * reaches every process in the cgroup, whatever its session (KILL
+ * through cgroup.kill), and waits for cgroup.events to say populated 0;
+ * then the cgroup is removed. fd pins the daemon (or is < 0). 0 when
+ * empty, 1 when processes are left after the last step. */
+static int
+stop_contained(const struct opts *o, pid_t pid, int fd, struct cgroup *cg)
+{
+	char name[16], dur[32];
+	pid_t *left;
+	int64_t total = 0;
+	int i, n, empty;
+
+	for (i = 0; i < o->nsched; i++) {
+		if ((empty = cgroup_populated(cg)) < 0)
+			die(1, "cgroup %s:", cg->path);
+		if (!empty)
+			break;
+		signal_name(o->sched[i].sig, name, sizeof(name));
+		if (i > 0)
+			verbose("cgroup %s still populated after %s; sending "
+			    "%s", cg->path, duration_fmt(total, dur,
+			    sizeof(dur)), name);
+		if (o->sched[i].sig == SIGKILL) {
+			if (cgroup_kill(cg) < 0)
+				die(1, "cannot kill cgroup %s:", cg->path);
+			verbose("sent KILL to cgroup %s (%s)", cg->path,
+			    cgroup_has_kill(cg) ? "cgroup.kill" :
+			    "frozen, then pid by pid");
+		} else {
+			/* The daemon by its pidfd first: it is the one
+			 * the schedule is for. */
+			if (fd >= 0 && proc_pidfd_signal(fd, pid,
+			    o->sched[i].sig) < 0 && errno != ESRCH)
+				die(1, "cannot send %s to pid %ld:", name,
+				    (long)pid);
+			if ((n = cgroup_signal(cg, o->sched[i].sig)) < 0)
+				die(1, "cannot signal cgroup %s:", cg->path);
+			verbose("sent %s to %d process%s in cgroup %s", name,
+			    n, n == 1 ? "" : "es", cg->path);
+		}
+		if (cgroup_wait_empty(cg, clock_add_sat(clock_mono(),
+		    o->sched[i].wait)) < 0 && errno != ETIMEDOUT)
+			die(1, "cgroup %s:", cg->path);
+		total = clock_add_sat(total, o->sched[i].wait);
+	}
+	if (cgroup_populated(cg) != 0) {
+		n = cgroup_pids(cg->path, &left);
+		free(left);
+		warn("%d process%s of cgroup %s still running after %s", n,
+		    n == 1 ? "" : "es", cg->path, duration_fmt(total, dur,
+		    sizeof(dur)));
+		cgroup_free(cg);
+		return 1;
+	}
+	verbose("pid %ld stopped; removing cgroup %s", (long)pid, cg->path);
+	if (cgroup_remove(cg) < 0)
+		warn("cannot remove the empty cgroup:");
+	return 0;
+}
+
+/* The pidfile goes once nothing runs under it (under its lock, so never
+ * a new instance's). */
+static void
+stop_discard(const struct opts *o)
+{
+	if (pidfile_discard(o->pidfile) < 0 && errno != EWOULDBLOCK) {
+		if (file_problem(errno) != NULL)
+			file_die(1, o->pidfile, "pidfile");
+		warn("cannot remove %s:", o->pidfile);
+	}
+}
+
 static int
 ctl_stop(const struct opts *o)
 {
+	struct cgroup cg;
 	struct reach r = { 0 };
 	char name[16], dur[32];
 	uint64_t start = 0;
@@ -869,6 +1064,14 @@ ctl_stop(const struct opts *o)
 	if (st == PIDFILE_RUNNING)
 		fd = stop_pin(o, pid, start);
 	pinned = fd >= 0;
+	if (st != PIDFILE_ABSENT && cgroup_find(o, pid, fd != -2, &cg, 0)) {
+		i = stop_contained(o, pid, fd, &cg);
+		if (fd >= 0)
+			close(fd);
+		if (i == 0)
+			stop_discard(o);
+		return i;
+	}
 	r.fd = msg_alloc(1, 16, sizeof(*r.fd));
 	r.pid = msg_alloc(1, 16, sizeof(*r.pid));
 	r.cap = 16;
@@ -958,11 +1161,7 @@ ctl_stop(const struct opts *o)
 gone:
 	free(r.fd);
 	free(r.pid);
-	if (pidfile_discard(o->pidfile) < 0 && errno != EWOULDBLOCK) {
-		if (file_problem(errno) != NULL)
-			file_die(1, o->pidfile, "pidfile");
-		warn("cannot remove %s:", o->pidfile);
-	}
+	stop_discard(o);
 	return 0;
 }
 
@@ -993,8 +1192,11 @@ child_fail(int status, const char *fmt, ...)
 	n = strlen(r.text);
 	if (n > 0 && r.text[n - 1] == ':')
 		snprintf(r.text + n, sizeof(r.text) - n, " %s", strerror(e));
-	if (report_fd < 0)
+	if (report_fd < 0) {
+		if (held_cgroup != NULL)
+			(void)cgroup_leave(held_cgroup);
 		die(status, "%s", r.text);
+	}
 	(void)io_write_all(report_fd, &r, sizeof(r));
 	_exit(status);
 }
@@ -1091,6 +1293,8 @@ child_lock(const char *path, int write_pid)
 			if (report_fd < 0) {
 				notice("already running (pid %ld)",
 				    (long)holder);
+				if (held_cgroup != NULL)
+					(void)cgroup_leave(held_cgroup);
 				exit(0);
 			}
 			child_report(REPORT_BUSY, holder);
@@ -1109,6 +1313,35 @@ child_lock(const char *path, int write_pid)
 			child_fail(1, "%s:", path);
 		held_pidfile = path;
 	}
+}
+
+/* --cgroup: record the cgroup on the pidfile just written, in an
+ * attribute only its writer can set, naming this pid; then move in, so
+ * that everything the daemon starts is born inside. Done before the
+ * change of user: moving a process needs the caller's rights. */
+static void
+child_cgroup(const struct opts *o)
+{
+	struct stat st;
+	int fd;
+
+	fd = open(o->pidfile, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY |
+	    O_CLOEXEC);
+	if (fd < 0)
+		child_fail(1, "--cgroup: cannot record the cgroup on %s:",
+		    o->pidfile);
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    st.st_uid != geteuid()) {
+		errno = EPERM;
+		child_fail(1, "--cgroup: cannot record the cgroup on %s:",
+		    o->pidfile);
+	}
+	if (cgroup_record(fd, getpid(), &o->cg) < 0)
+		child_fail(1, "--cgroup: cannot record the cgroup on %s:",
+		    o->pidfile);
+	close(fd);
+	if (cgroup_enter(&o->cg) < 0)
+		child_fail(1, "--cgroup: cannot enter %s:", o->cg.path);
 }
 
 /* Supplementary groups, gid, uid, in that order; then prove that root
@@ -1318,6 +1551,8 @@ child_run(const struct opts *o, int ready, const char *notify)
 	child_fds(o, &ready, o->foreground);
 	if (o->pidfile != NULL)
 		child_lock(o->pidfile, 1);
+	if (o->cgroup)
+		child_cgroup(o);
 	if (o->has_user)
 		child_user(o);
 	/* As the daemon's user: a lock it can change is its own. */
@@ -1748,8 +1983,71 @@ start_reports(const struct opts *o, int fd, pid_t *pid)
 	return result;
 }
 
+/* --cgroup: the daemon's fresh cgroup, made before anything starts, so
+ * that a missing or read-only cgroup v2 is one line and nothing runs. */
+static void
+cgroup_start(struct opts *o)
+{
+	int step;
+
+	if (cgroup_setup(o->cg_parent, "daemonize", &o->cg, NULL, &step) <
+	    0) {
+		if (step == CGROUP_AT_RESOLVE)
+			die(1, "--cgroup: no cgroup v2 directory '%s'",
+			    o->cg_parent);
+		die(1, "--cgroup: cannot create a cgroup v2 under %s:",
+		    o->cg_parent != NULL ? o->cg_parent : "our own cgroup");
+	}
+	/* The daemon opens cgroup.procs afresh; this fd would only be
+	 * closed under our feet by child_fds. */
+	close(o->cg.procs);
+	o->cg.procs = -1;
+}
+
+/* A start that failed, or a daemon that died in the check window: what
+ * is left in its cgroup goes, then the cgroup itself. */
+static void
+cgroup_drop(struct opts *o)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s", o->cg.path);
+	if (cgroup_populated(&o->cg) > 0 && cgroup_kill(&o->cg) < 0)
+		warn("cannot kill cgroup %s:", path);
+	if (cgroup_wait_empty(&o->cg, clock_add_sat(clock_mono(), CG_WAIT)) <
+	    0)
+		warn("cgroup %s:", path);
+	if (cgroup_remove(&o->cg) < 0)
+		warn("cannot remove cgroup %s:", path);
+}
+
+/* The cgroup of a --cgroup daemon that died on its own is removed by
+ * the next start, once empty; its record on the pidfile is about to be
+ * overwritten. One that still holds processes is left, and said. */
+static void
+cgroup_stale(const struct opts *o, pid_t pid)
+{
+	struct cgroup cg;
+	pid_t *left;
+	int n;
+
+	if (!cgroup_find(o, pid, 0, &cg, 1))
+		return;
+	if (cgroup_populated(&cg) == 0) {
+		verbose("removing the empty cgroup %s of pid %ld", cg.path,
+		    (long)pid);
+		(void)cgroup_remove(&cg);
+		return;
+	}
+	n = cgroup_pids(cg.path, &left);
+	free(left);
+	warn("%d process%s of the previous instance still in cgroup %s; "
+	    "left alone", n, n == 1 ? "" : "es", cg.path);
+	cgroup_free(&cg);
+}
+
 static int
-start(const struct opts *o)
+start(struct opts *o)
 {
 	static struct ready r;	/* static: cleaned up at exit */
 	struct stat est;
@@ -1762,6 +2060,7 @@ start(const struct opts *o)
 			notice("already running (pid %ld)", (long)pid);
 			return 0;
 		}
+		cgroup_stale(o, pid);
 	}
 	ready_open(o, &r);
 	r.o = o;
@@ -1779,6 +2078,8 @@ start(const struct opts *o)
 		    loop_signal(r.loop, SIGHUP, ready_interrupted, &r) < 0)
 			die(1, "loop:");
 	}
+	if (o->cgroup)
+		cgroup_start(o);
 	if (pipe2(rep, O_CLOEXEC) < 0)
 		die(1, "pipe:");
 	fflush(NULL);
@@ -1794,11 +2095,20 @@ start(const struct opts *o)
 	result = start_reports(o, rep[0], &daemon);
 	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
 		;
-	if (result >= 0)
+	if (result >= 0) {
+		if (o->cgroup)
+			cgroup_drop(o);
 		return result;
-	verbose("started '%s' as pid %ld", o->cmd[0], (long)daemon);
-	if (r.fd < 0 && !r.checking)
+	}
+	if (o->cgroup)
+		verbose("started '%s' as pid %ld in cgroup %s", o->cmd[0],
+		    (long)daemon, o->cg.path);
+	else
+		verbose("started '%s' as pid %ld", o->cmd[0], (long)daemon);
+	if (r.fd < 0 && !r.checking) {
+		cgroup_free(&o->cg);
 		return 0;
+	}
 	r.pid = daemon;
 	r.wait = o->wait;
 	result = ready_wait(o, &r);
@@ -1806,6 +2116,9 @@ start(const struct opts *o)
 	 * a new instance's). */
 	if (r.died && o->pidfile != NULL)
 		(void)pidfile_discard(o->pidfile);
+	if (r.died && o->cgroup)
+		cgroup_drop(o);
+	cgroup_free(&o->cg);
 	if (r.fd >= 0)
 		close(r.fd);
 	loop_free(r.loop);
@@ -1828,7 +2141,12 @@ main(int argc, char *argv[])
 	case MODE_SIGNAL:
 		return ctl_signal(&o);
 	}
-	if (o.foreground)
+	if (o.foreground) {
+		if (o.cgroup) {
+			cgroup_start(&o);
+			held_cgroup = &o.cg;
+		}
 		child_run(&o, -1, NULL);
+	}
 	return start(&o);
 }

@@ -785,22 +785,22 @@ clear_itimers(void)
 static void
 setup_cgroup(struct palarm *p)
 {
-	char dir[4096];
-	const char *parent = NULL;
+	int step;
 
-	if (p->cg_parent != NULL) {
-		if (cgroup_resolve(p->cg_parent, dir, sizeof(dir)) < 0)
+	if (cgroup_setup(p->cg_parent, "palarm", &p->cg, &p->cg_watch,
+	    &step) < 0) {
+		if (step == CGROUP_AT_RESOLVE)
 			die(125, "--cgroup: no cgroup v2 directory '%s'",
 			    p->cg_parent);
-		parent = dir;
+		if (step == CGROUP_AT_CREATE)
+			die(125, "--cgroup: cannot create a cgroup v2 under "
+			    "%s:", p->cg_parent ? p->cg_parent :
+			    "our own cgroup");
+		die(125, "--cgroup: cannot watch cgroup.events:");
 	}
-	if (cgroup_create(parent, "palarm", &p->cg) < 0)
-		die(125, "--cgroup: cannot create a cgroup v2 under %s:",
-		    parent ? parent : "our own cgroup");
-	if ((p->cg_watch = cgroup_watch(&p->cg)) < 0 ||
-	    loop_fd(p->loop, p->cg_watch, LOOP_IN, on_cg_events, p) < 0) {
-		cgroup_remove(&p->cg);
-		die(125, "--cgroup: cannot watch %s:", p->cg.path);
+	if (loop_fd(p->loop, p->cg_watch, LOOP_IN, on_cg_events, p) < 0) {
+		(void)cgroup_remove(&p->cg);
+		die(125, "--cgroup: cannot watch cgroup.events:");
 	}
 }
 

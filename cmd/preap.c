@@ -36,6 +36,7 @@
 #include "parse.h"
 #include "proc.h"
 #include "spawn.h"
+#include "stamp.h"
 
 enum { AFTER_LEAVE, AFTER_WAIT, AFTER_KILL };
 
@@ -59,11 +60,11 @@ struct preap {
 	int cg_empty;		/* cg reported populated 0 */
 };
 
-enum { OPT_CGROUP = 256 };
+enum { OPT_CGROUP = 256, OPT_TIMESTAMPS };
 
 static const char usage_text[] =
     "usage: preap [-r FILE] [-g] [-w | -k GRACE] [--cgroup[=PARENT]] [-p SIG] [-q|-v]\n"
-    "             -- COMMAND [ARG]...\n"
+    "             [--timestamps] -- COMMAND [ARG]...\n"
     "       preap -z\n";
 
 static const char help_text[] =
@@ -78,6 +79,7 @@ static const char help_text[] =
     "  -z, --zombies            list the system's zombies: PID PPID NAME\n"
     "  -q, --quiet              no notices\n"
     "  -v, --verbose            a line per reaped process\n"
+    "      --timestamps         RFC 3339 time on every notice\n"
     "  -h, --help               print this help\n"
     "  -V, --version            print the version\n\n"
     "See preap(1).\n";
@@ -388,20 +390,20 @@ on_cg_events(struct loop *l, int fd, int events, void *arg)
 static void
 setup_cgroup(struct preap *p)
 {
-	char dir[4096];
-	const char *parent = NULL;
+	int step;
 
-	if (p->cg_parent != NULL) {
-		if (cgroup_resolve(p->cg_parent, dir, sizeof(dir)) < 0)
+	if (cgroup_setup(p->cg_parent, "preap", &p->cg, &p->cg_watch,
+	    &step) < 0) {
+		if (step == CGROUP_AT_RESOLVE)
 			die(125, "--cgroup: no cgroup v2 directory '%s'",
 			    p->cg_parent);
-		parent = dir;
+		if (step == CGROUP_AT_CREATE)
+			die(125, "--cgroup: cannot create a cgroup v2 under "
+			    "%s:", p->cg_parent ? p->cg_parent :
+			    "our own cgroup");
+		die(125, "--cgroup: cannot watch cgroup.events:");
 	}
-	if (cgroup_create(parent, "preap", &p->cg) < 0)
-		die(125, "--cgroup: cannot create a cgroup v2 under %s:",
-		    parent ? parent : "our own cgroup");
-	if ((p->cg_watch = cgroup_watch(&p->cg)) < 0 ||
-	    loop_fd(p->loop, p->cg_watch, LOOP_IN, on_cg_events, p) < 0) {
+	if (loop_fd(p->loop, p->cg_watch, LOOP_IN, on_cg_events, p) < 0) {
 		(void)cgroup_remove(&p->cg);
 		die(125, "--cgroup: cannot watch cgroup.events:");
 	}
@@ -445,6 +447,7 @@ parse_args(int argc, char **argv, struct preap *p, int *zombies)
 		{ "cgroup", optional_argument, NULL, OPT_CGROUP },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "verbose", no_argument, NULL, 'v' },
+		{ "timestamps", no_argument, NULL, OPT_TIMESTAMPS },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -459,6 +462,9 @@ parse_args(int argc, char **argv, struct preap *p, int *zombies)
 		case OPT_CGROUP:
 			p->use_cg = 1;
 			p->cg_parent = optarg;
+			break;
+		case OPT_TIMESTAMPS:
+			stamp_on = 1;
 			break;
 		case 'g':
 			p->group = 1;
@@ -505,7 +511,7 @@ parse_args(int argc, char **argv, struct preap *p, int *zombies)
 		die(2, "--cgroup needs -w or -k");
 	if (*zombies) {
 		if (optind < argc || log || waitflag || killflag || p->group ||
-		    p->pdeathsig || p->use_cg)
+		    p->pdeathsig || p->use_cg || stamp_on)
 			die(2, "-z takes no other option and no COMMAND");
 		return optind;
 	}

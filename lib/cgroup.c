@@ -23,6 +23,7 @@
 #include <string.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "cgroup.h"
@@ -119,20 +120,36 @@ cgroup_mount(char *buf, size_t size)
 	return found ? 0 : (errno = ENOENT, -1);
 }
 
-int
-cgroup_self(char *buf, size_t size)
+/* The "0::" line of a /proc/.../cgroup file, under the mount. */
+static int
+cgroup_in(const char *file, char *buf, size_t size)
 {
 	char mnt[PATH_MAX], text[8192], *line, *s;
 
 	if (cgroup_mount(mnt, sizeof(mnt)) < 0)
 		return -1;
-	if (slurp("/proc/self/cgroup", text, sizeof(text)) < 0)
+	if (slurp(file, text, sizeof(text)) < 0)
 		return -1;
 	for (s = text; (line = strsep(&s, "\n")) != NULL; )
 		if (strncmp(line, "0::", 3) == 0)
 			return copy(buf, size, mnt, strcmp(line + 3, "/") == 0 ?
 			    "" : line + 3);
 	return errno = ENOENT, -1;
+}
+
+int
+cgroup_self(char *buf, size_t size)
+{
+	return cgroup_in("/proc/self/cgroup", buf, size);
+}
+
+int
+cgroup_of(pid_t pid, char *buf, size_t size)
+{
+	char file[64];
+
+	snprintf(file, sizeof(file), "/proc/%ld/cgroup", (long)pid);
+	return cgroup_in(file, buf, size);
 }
 
 static int
@@ -477,4 +494,138 @@ cgroup_remove(struct cgroup *cg)
 	cgroup_free(cg);
 	errno = err;
 	return r;
+}
+
+int
+cgroup_setup(const char *spec, const char *name, struct cgroup *cg,
+    int *watch, int *step)
+{
+	char dir[PATH_MAX];
+	int err;
+
+	cg->path = cg->procs_path = NULL;
+	cg->procs = -1;
+	if (watch != NULL)
+		*watch = -1;
+	*step = CGROUP_AT_RESOLVE;
+	if (spec != NULL && cgroup_resolve(spec, dir, sizeof(dir)) < 0)
+		return -1;
+	*step = CGROUP_AT_CREATE;
+	if (cgroup_create(spec != NULL ? dir : NULL, name, cg) < 0)
+		return -1;
+	*step = CGROUP_AT_WATCH;
+	if (watch != NULL && (*watch = cgroup_watch(cg)) < 0) {
+		err = errno;
+		(void)cgroup_remove(cg);
+		errno = err;
+		return -1;
+	}
+	*step = 0;
+	return 0;
+}
+
+int
+cgroup_open(const char *path, struct cgroup *cg, uid_t *uid)
+{
+	char mnt[PATH_MAX], real[PATH_MAX], procs[PATH_MAX + 16];
+	struct stat st;
+	size_t n;
+
+	cg->path = cg->procs_path = NULL;
+	cg->procs = -1;
+	if (cgroup_mount(mnt, sizeof(mnt)) < 0)
+		return -1;
+	n = strlen(mnt);
+	/* Strictly below the mount, and named by its real path: a link
+	 * or a ".." could lead a recorded name anywhere. */
+	if (strncmp(path, mnt, n) != 0 || path[n] != '/' || path[n + 1] ==
+	    '\0')
+		return errno = EINVAL, -1;
+	if (realpath(path, real) == NULL)
+		return -1;
+	if (strcmp(real, path) != 0 || !is_cgroup_dir(path) ||
+	    lstat(path, &st) < 0 || !S_ISDIR(st.st_mode))
+		return errno = EINVAL, -1;
+	if (uid != NULL)
+		*uid = st.st_uid;
+	snprintf(procs, sizeof(procs), "%s/cgroup.procs", path);
+	if ((cg->path = strdup(path)) == NULL ||
+	    (cg->procs_path = strdup(procs)) == NULL) {
+		cgroup_free(cg);
+		return errno = ENOMEM, -1;
+	}
+	return 0;
+}
+
+int
+cgroup_leave(struct cgroup *cg)
+{
+	char parent[PATH_MAX], *slash;
+	int err;
+
+	if (cg->path == NULL || strlen(cg->path) >= sizeof(parent)) {
+		cgroup_free(cg);
+		return errno = EINVAL, -1;
+	}
+	strcpy(parent, cg->path);
+	if ((slash = strrchr(parent, '/')) == NULL || slash == parent) {
+		cgroup_free(cg);
+		return errno = EINVAL, -1;
+	}
+	*slash = '\0';
+	if (put(parent, "cgroup.procs", "0") < 0) {
+		err = errno;
+		cgroup_free(cg);
+		errno = err;
+		return -1;
+	}
+	return cgroup_remove(cg);
+}
+
+int
+cgroup_has_kill(const struct cgroup *cg)
+{
+	char path[PATH_MAX];
+
+	return snprintf(path, sizeof(path), "%s/cgroup.kill", cg->path) <
+	    (int)sizeof(path) && access(path, F_OK) == 0;
+}
+
+/* Only root can set trusted.*; user.* only on a file one may write. */
+static const char *
+record_name(void)
+{
+	return geteuid() == 0 ? "trusted.pkit.cgroup" : "user.pkit.cgroup";
+}
+
+int
+cgroup_record(int fd, pid_t pid, const struct cgroup *cg)
+{
+	char val[PATH_MAX + 32];
+	int n;
+
+	n = snprintf(val, sizeof(val), "%ld %s", (long)pid, cg->path);
+	if (n < 0 || n >= (int)sizeof(val))
+		return errno = ENAMETOOLONG, -1;
+	return fsetxattr(fd, record_name(), val, (size_t)n, 0);
+}
+
+int
+cgroup_recorded(int fd, pid_t pid, char *buf, size_t size)
+{
+	char val[PATH_MAX + 32], *end;
+	ssize_t n;
+	long v;
+
+	if ((n = fgetxattr(fd, record_name(), val, sizeof(val) - 1)) < 0)
+		return -1;
+	val[n] = '\0';
+	errno = 0;
+	v = strtol(val, &end, 10);
+	if (errno != 0 || end == val || *end != ' ' || end[1] != '/' ||
+	    memchr(val, '\0', (size_t)n) != NULL)
+		return errno = EINVAL, -1;
+	if (v != (long)pid)
+		return errno = ENODATA, -1;
+	return copy(buf, size, end + 1, "");
 }

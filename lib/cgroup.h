@@ -101,4 +101,49 @@ int cgroup_remove(struct cgroup *cg);
 /* Free cg without removing the directory. */
 void cgroup_free(struct cgroup *cg);
 
+/* Where cgroup_setup failed, for the caller's message. */
+enum { CGROUP_AT_RESOLVE = 1, CGROUP_AT_CREATE, CGROUP_AT_WATCH };
+
+/* A contained command's start in one call: resolve spec as
+ * cgroup_resolve does (NULL: the caller's own cgroup), create NAME.PID
+ * in it (cgroup_create) and, when watch is not NULL, open a cgroup_watch
+ * fd into *watch. 0, or -1 with errno and *step set to the CGROUP_AT_*
+ * step that failed; on failure nothing is left behind. */
+int cgroup_setup(const char *spec, const char *name, struct cgroup *cg,
+    int *watch, int *step);
+
+/* The cgroup v2 directory pid is in (its "0::" line under the mount),
+ * into buf. 0, or -1 with errno (ESRCH/ENOENT: gone or no cgroup v2). */
+int cgroup_of(pid_t pid, char *buf, size_t size);
+
+/* Take an existing cgroup directory for cgroup_signal, cgroup_kill,
+ * cgroup_populated and cgroup_remove, after checking that path is
+ * strictly below the cgroup v2 mount, is its own real path (no symbolic
+ * link, no "." or ".." component) and holds cgroup.procs; its owner in
+ * *uid when uid is not NULL. cg->procs stays -1. 0, or -1 with errno
+ * (EINVAL: outside the mount or not a cgroup; ENOENT: gone). */
+int cgroup_open(const char *path, struct cgroup *cg, uid_t *uid);
+
+/* Move the caller back to the parent of cg and remove cg, for a caller
+ * that entered cg and must give up before it started anything. 0, or
+ * -1 with errno (EBUSY: something else is still inside); cg is freed
+ * either way. */
+int cgroup_leave(struct cgroup *cg);
+
+/* 1 if the kernel offers cg's cgroup.kill (5.14+), so cgroup_kill is
+ * one atomic write, 0 if cgroup_kill falls back to freeze and sweep. */
+int cgroup_has_kill(const struct cgroup *cg);
+
+/* Record "PID PATH" (cg's directory, for process pid) on the open file
+ * fd, in an extended attribute only its writer can set:
+ * trusted.pkit.cgroup as root, user.pkit.cgroup for others (a user
+ * writes only files of their own). 0, or -1 with errno (ENOTSUP: the
+ * file system keeps no such attribute). */
+int cgroup_record(int fd, pid_t pid, const struct cgroup *cg);
+
+/* The path cgroup_record put on fd for pid, into buf (unchecked: pass
+ * it to cgroup_open). 0, or -1 with errno (ENODATA: none, or recorded
+ * for another pid; EINVAL: malformed). */
+int cgroup_recorded(int fd, pid_t pid, char *buf, size_t size);
+
 #endif
