@@ -332,6 +332,18 @@ lock_fd(const struct store_hooks *h, int fd, int byte, int type)
 	return 0;
 }
 
+/* A whole-file write lock on fd, without waiting; 0 or -1. */
+static int
+lock_whole(int fd)
+{
+	struct flock fl;
+
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = F_WRLCK;
+	fl.l_whence = SEEK_SET;
+	return fcntl(fd, F_SETLK, &fl);
+}
+
 /* 0, or -1: EINTR quietly (asked to stop), else reported. */
 static int
 lock(struct store *s, int byte, int type)
@@ -1246,7 +1258,9 @@ delay_write(struct store *s, struct store_batch *b, int sync)
 		    0600);
 		if (fd < 0)
 			FAIL(s, "%s: cannot create %s", s->name, tmp);
-		ok = io_write_all(fd, b->buf + o, HDR + r.len) >= 0 &&
+		/* Locked while it is made: lease_reclaim removes only an
+		 * unlocked, old one (its maker was killed). */
+		ok = lock_whole(fd) == 0 && io_write_all(fd, b->buf + o, HDR + r.len) >= 0 &&
 		    (!sync || fdatasync(fd) == 0) && rename(tmp, p) == 0;
 		if (!ok) {
 			unlink(tmp);
@@ -1685,21 +1699,33 @@ lease_dirfd(const struct store *s)
 	return open_retry(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 }
 
-/* Read a whole lease file (header, data, delimiter); 0 or -1. */
+/* Read a whole lease file (header, data, delimiter); 0, or -1 with
+ * errno ENODATA for a lease its maker did not finish (shorter than its
+ * header or than the length that header gives: the maker was killed
+ * between creating it and taking the message, which is still queued),
+ * or another errno for damage. */
 static int
 lease_read(int fd, struct rec *r, char **data)
 {
 	struct stat sb;
 	char *buf;
 
-	if (fstat(fd, &sb) < 0 || sb.st_size < HDR ||
-	    (uint64_t)sb.st_size > STORE_MSG_LIMIT + HDR + 1)
+	if (fstat(fd, &sb) < 0)
+		return -1;
+	if (sb.st_size < HDR) {
+		errno = ENODATA;
+		return -1;
+	}
+	errno = EBADMSG;
+	if ((uint64_t)sb.st_size > STORE_MSG_LIMIT + HDR + 1)
 		return -1;
 	if ((buf = malloc((size_t)sb.st_size)) == NULL)
 		return -1;
 	if (io_read_full(fd, buf, (size_t)sb.st_size) != sb.st_size)
 		goto bad;
 	memcpy(r, buf, HDR);
+	errno = (uint64_t)r->len + HDR + 1 > (uint64_t)sb.st_size &&
+	    r->len <= STORE_MSG_LIMIT ? ENODATA : EBADMSG;
 	if ((uint64_t)r->len + HDR > (uint64_t)sb.st_size ||
 	    !rec_ok(r, buf + HDR))
 		goto bad;
@@ -1708,6 +1734,32 @@ lease_read(int fd, struct rec *r, char **data)
 bad:
 	free(buf);
 	return -1;
+}
+
+/* A delayed message's ".new." file that nobody holds and that is a
+ * minute old: its maker was killed before the rename that would have
+ * made it a message (that push never succeeded). Remove it. */
+static void
+new_sweep(struct store *s, int dfd, const char *name)
+{
+	struct flock fl;
+	struct stat sb;
+	int fd;
+
+	if (strncmp(name, ".new.", 5) != 0 ||
+	    (fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
+		return;
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = F_RDLCK;
+	fl.l_whence = SEEK_SET;
+	if (fcntl(fd, F_SETLK, &fl) == 0 && fstat(fd, &sb) == 0 &&
+	    S_ISREG(sb.st_mode) && sb.st_nlink == 1 &&
+	    (int64_t)sb.st_mtime * NS_PER_SEC < clock_wall() - 60 * NS_PER_SEC) {
+		unlinkat(dfd, name, 0);
+		report(&s->h, STORE_VERBOSE, 0, "%s: removed %s, left by a "
+		    "push that was killed", s->name, name);
+	}
+	close(fd);
 }
 
 /* Give back the leases whose holders died. Caller holds HEAD. Returns
@@ -1735,8 +1787,10 @@ lease_reclaim(struct store *s)
 	s->next_due = INT64_MAX;
 	s->scanned = clock_mono();
 	while ((de = readdir(d)) != NULL) {
-		if (de->d_name[0] == '.')
+		if (de->d_name[0] == '.') {
+			new_sweep(s, dfd, de->d_name);
 			continue;
+		}
 		if ((at = strchr(de->d_name, '@')) != NULL &&
 		    (due = (int64_t)strtoull(at + 1, NULL, 16)) > now) {
 			if (due < s->next_due)
@@ -1773,6 +1827,12 @@ lease_reclaim(struct store *s)
 			report(&s->h, STORE_VERBOSE, 0, "%s: gave back message "
 			    "%llu of a dead holder", s->name,
 			    (unsigned long long)r.id);
+		} else if (errno == ENODATA) {
+			/* Its message was never taken (store_lease acks
+			 * only after the whole write): nothing is lost. */
+			report(&s->h, STORE_VERBOSE, 0, "%s: removed the "
+			    "unfinished lease %s of a dead holder", s->name,
+			    de->d_name);
 		} else {
 			report(&s->h, STORE_WARN, 0, "%s: damaged lease %s "
 			    "removed", s->name, de->d_name);

@@ -366,3 +366,28 @@ lag_state() {
 	[ "$output" = "$(printf 'one\ntwo')" ]
 	[ -z "$stderr" ]
 }
+
+@test "pqueue-store: a lease its maker was killed while writing is removed quietly; its message is delivered once" {
+	printf 'one\ntwo\n' | pqueue push lq
+	# A runner killed between creating its lease and writing it (empty)
+	# and one killed mid-write (half a header): neither took a message.
+	: > "$PQUEUE_DIR/lq/lease/1.999999"
+	head -c 7 /dev/urandom > "$PQUEUE_DIR/lq/lease/2.999998"
+	run --separate-stderr pqueue pop -c 2 lq
+	[ "$status" = 0 ]
+	[ "$output" = "$(printf 'one\ntwo')" ]
+	[ -z "$stderr" ] || { echo "stderr: $stderr"; false; }
+	[ -z "$(ls "$PQUEUE_DIR/lq/lease")" ]
+	[ "$(pqueue len lq)" = 0 ]
+}
+
+@test "pqueue-store: the temporary file of a delayed push killed before its rename is removed once a minute old" {
+	echo now | pqueue push dq
+	echo junk > "$PQUEUE_DIR/dq/lease/.new.999999.0"
+	echo junk > "$PQUEUE_DIR/dq/lease/.new.999999.1"
+	touch -d '2 minutes ago' "$PQUEUE_DIR/dq/lease/.new.999999.0"
+	[ "$(pqueue pop dq)" = now ]
+	[ ! -e "$PQUEUE_DIR/dq/lease/.new.999999.0" ]
+	# a fresh one may still be in the making: kept
+	[ -e "$PQUEUE_DIR/dq/lease/.new.999999.1" ]
+}
