@@ -80,6 +80,7 @@ struct prefork {
 	int failed;		/* exit 1 in dispatch mode */
 	int gave_up;		/* --max-restarts hit: exit 1 */
 	int status_failed;	/* --status-file: said once */
+	int cannot_run;		/* errno: COMMAND could not be exec'd */
 };
 
 static void usage(void) __attribute__((noreturn));
@@ -547,6 +548,10 @@ on_pool_event(void *arg, const struct pool_event *e)
 		    (long)w->pid);
 	if (e->type == POOL_RELOAD_FAILED || e->type == POOL_RELOAD_DONE)
 		pf->rolling = 0;
+	if (e->type == POOL_CANNOT_RUN) {
+		pf->cannot_run = e->err;	/* said by main, as today */
+		return;
+	}
 	if (e->type == POOL_GAVE_UP) {
 		pf->gave_up = 1;
 		if (pf->disp != NULL)
@@ -783,19 +788,26 @@ modules_new(struct prefork *pf)
 		die(125, "out of memory");
 }
 
-static void
-pool_begin(struct prefork *pf)
+/* COMMAND could not start at all (errno e): one line, and the exec
+ * status (125 for a lack of resources). */
+static void __attribute__((noreturn))
+cannot_run(struct prefork *pf, int e)
 {
-	int e, st;
+	int st = e == EAGAIN || e == ENOMEM || e == EMFILE || e == ENFILE ?
+	    125 : spawn_exec_status(e);
 
-	if (pool_start(pf->pool) == 0)
-		return;
-	e = errno;
-	st = e == EAGAIN || e == ENOMEM || e == EMFILE || e == ENFILE ? 125 :
-	    spawn_exec_status(e);
+	errno = e;
 	warn("cannot run '%s':", pf->o->cmd[0]);
 	cleanup();
 	exit(st);
+}
+
+static void
+pool_begin(struct prefork *pf)
+{
+	if (pool_start(pf->pool) == 0)
+		return;
+	cannot_run(pf, errno);
 }
 
 /* Until every worker is gone after a stop, or after the end of the
@@ -885,6 +897,8 @@ main(int argc, char **argv)
 	title_set("%s-master", o.title);
 	pool_begin(&pf);
 	run(&pf);
+	if (pf.cannot_run)
+		cannot_run(&pf, pf.cannot_run);
 	status = pf.gave_up || (o.dispatch && pf.failed) ? 1 : 0;
 	finish(&pf);
 	return status;

@@ -46,6 +46,7 @@
 #define POOL_BACKOFF_MIN	(100 * 1000000LL)	/* 100 ms */
 #define POOL_STABLE		(5 * 1000000000LL)	/* 5 s up: not quick */
 #define POOL_DELAY_FLOOR	(50 * 1000000LL)	/* least restart delay */
+#define POOL_START_BATCH	64	/* pool_start: forks awaiting exec */
 
 struct pool;
 
@@ -81,6 +82,10 @@ enum pool_event_type {
 	POOL_READY,		/* w reported ready */
 	POOL_NOT_READY,		/* w was not ready within ready_timeout: it
 				 * is being stopped */
+	POOL_CANNOT_RUN,	/* the first exec report after pool_start was
+				 * slot's failure (err): COMMAND cannot run;
+				 * the pool is stopping, its other workers
+				 * are killed unseen (no events) */
 };
 
 struct pool_event {
@@ -138,8 +143,13 @@ struct pool_conf {
 struct pool *pool_new(struct loop *l, const struct pool_conf *conf,
     const struct pool_ops *ops);
 
-/* Start every slot. 0, or -1 with errno when COMMAND cannot run at all
- * (the first start failed; nothing was started). */
+/* Start every slot: fork up to POOL_START_BATCH workers at once and
+ * return; the loop collects their exec reports and forks the rest as
+ * reports come in. A worker is not STARTED until its exec is reported;
+ * until then USR1/USR2/WINCH skip it and a stop sends it the stop signal
+ * (it may end before its exec). 0, or -1 with errno when not even the
+ * first fork succeeded (nothing was started). A COMMAND that cannot be
+ * exec'd comes later, as POOL_CANNOT_RUN. */
 int pool_start(struct pool *p);
 
 /* Reap exited children (call on SIGCHLD). 0, or -1 with errno. */
