@@ -28,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cgroup.h"
 #include "clock.h"
 #include "dispatch.h"
 #include "io.h"
@@ -61,6 +62,8 @@ struct opts {
 	int64_t ready_timeout;
 	int timestamps;
 	char *status_file;
+	int use_cg;		/* --cgroup[=PARENT] */
+	char *cg_parent;	/* NULL: under our own cgroup */
 	char **cmd;
 };
 
@@ -81,6 +84,7 @@ struct prefork {
 	int gave_up;		/* --max-restarts hit: exit 1 */
 	int status_failed;	/* --status-file: said once */
 	int cannot_run;		/* errno: COMMAND could not be exec'd */
+	struct cgroup cg;	/* --cgroup: the pool's, path NULL if none */
 };
 
 static void usage(void) __attribute__((noreturn));
@@ -133,6 +137,8 @@ usage(void)
 	    "notices\n"
 	    "      --status-file FILE the pool's state as JSON, rewritten on "
 	    "every change\n"
+	    "      --cgroup[=PARENT]  each worker in its own cgroup v2; a "
+	    "stop reaches its whole tree\n"
 	    "  -q, --quiet            no notices\n"
 	    "  -v, --verbose          event lines\n"
 	    "  -h, --help             this help\n"
@@ -208,7 +214,8 @@ listen_arg(struct opts *o, const char *arg)
 }
 
 enum { OPT_WINDOW = 256, OPT_RETRY, OPT_NO_GROUP, OPT_MAX_RESTARTS,
-	OPT_READY, OPT_READY_TIMEOUT, OPT_TIMESTAMPS, OPT_STATUS_FILE };
+	OPT_READY, OPT_READY_TIMEOUT, OPT_TIMESTAMPS, OPT_STATUS_FILE,
+	OPT_CGROUP };
 
 static const struct option longs[] = {
 	{ "workers", required_argument, NULL, 'n' },
@@ -232,6 +239,7 @@ static const struct option longs[] = {
 	{ "ready-timeout", required_argument, NULL, OPT_READY_TIMEOUT },
 	{ "timestamps", no_argument, NULL, OPT_TIMESTAMPS },
 	{ "status-file", required_argument, NULL, OPT_STATUS_FILE },
+	{ "cgroup", optional_argument, NULL, OPT_CGROUP },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
@@ -326,6 +334,11 @@ opt_one(struct opts *o, int c, char **argv)
 	case OPT_STATUS_FILE:
 		free(o->status_file);
 		o->status_file = xstrdup(optarg);
+		break;
+	case OPT_CGROUP:
+		o->use_cg = 1;
+		free(o->cg_parent);
+		o->cg_parent = optarg ? xstrdup(optarg) : NULL;
 		break;
 	case OPT_READY_TIMEOUT:
 		o->ready_timeout = dur_arg("ready timeout", optarg, 1);
@@ -688,6 +701,8 @@ cleanup(void)
 	if (pf == NULL || getpid() != pf->master)
 		return;
 	cleanup_pf = NULL;
+	if (pf->cg.path != NULL && cgroup_remove(&pf->cg) < 0)
+		warn("cannot remove cgroup:");
 	for (i = 0; i < pf->o->nls; i++)
 		listen_close(&pf->o->ls[i]);
 	if (pf->pidfd >= 0) {
@@ -752,6 +767,27 @@ loop_setup(struct prefork *pf)
 		die(125, "loop:");
 }
 
+/* --cgroup: the pool's cgroup, made before any worker starts. Without a
+ * writable cgroup v2: one line, 125, nothing started. */
+static void
+cgroup_setup(struct prefork *pf)
+{
+	char dir[4096];
+	const char *parent = NULL;
+
+	if (!pf->o->use_cg)
+		return;
+	if (pf->o->cg_parent != NULL) {
+		if (cgroup_resolve(pf->o->cg_parent, dir, sizeof(dir)) < 0)
+			die(125, "--cgroup: no cgroup v2 directory '%s'",
+			    pf->o->cg_parent);
+		parent = dir;
+	}
+	if (cgroup_create(parent, "prefork", &pf->cg) < 0)
+		die(125, "--cgroup: cannot create a cgroup v2 under %s:",
+		    parent ? parent : "our own cgroup");
+}
+
 static void
 modules_new(struct prefork *pf)
 {
@@ -764,6 +800,7 @@ modules_new(struct prefork *pf)
 		.max_restarts = o->max_restarts,
 		.restart_window = o->restart_window,
 		.ready = o->ready, .ready_timeout = o->ready_timeout,
+		.cgroup = pf->cg.path != NULL ? &pf->cg : NULL,
 	};
 	struct pool_ops po = {
 		.prepare = on_prepare, .discard = on_discard,
@@ -868,6 +905,7 @@ finish(struct prefork *pf)
 	free(o->title);
 	free(o->pidfile);
 	free(o->status_file);
+	free(o->cg_parent);
 }
 
 int
@@ -878,7 +916,7 @@ main(int argc, char **argv)
 		.maxdelay = 30 * NS_PER_SEC, .delim = '\n', .window = 1,
 		.retry = 1, .pgroup = 1, .ready_timeout = 60 * NS_PER_SEC,
 	};
-	struct prefork pf = { .o = &o, .pidfd = -1 };
+	struct prefork pf = { .o = &o, .pidfd = -1, .cg = { .procs = -1 } };
 	int status;
 
 	msg_init(argv[0]);
@@ -893,6 +931,7 @@ main(int argc, char **argv)
 	pidfile_take(&pf);
 	listen_all(&pf);
 	loop_setup(&pf);
+	cgroup_setup(&pf);
 	modules_new(&pf);
 	title_set("%s-master", o.title);
 	pool_begin(&pf);

@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cgroup.h"
 #include "clock.h"
 #include "notify.h"
 #include "parse.h"
@@ -29,6 +30,8 @@ struct worker {
 	int notready;		/* stopped for not being ready in time */
 	long grace_timer, life_timer, ready_timer;
 	int rfd;		/* conf.ready: its NOTIFY_SOCKET, or -1 */
+	struct cgroup cg;	/* conf.cgroup: its own cgroup (path NULL:
+				 * none) */
 	int efd;		/* pending: its spawn report pipe, or -1 */
 	int pending;		/* forked by pool_start, exec not reported */
 	int held;		/* exec reported during pool_start: STARTED
@@ -38,6 +41,16 @@ struct worker {
 				 * reaped */
 	char rname[64];		/* and that socket's name */
 };
+
+/* The cgroup of a reaped worker, KILLed, until it is empty. */
+struct drain {
+	struct cgroup cg;
+	struct drain *next;
+};
+
+/* How often a draining cgroup is looked at (no inotify instance per
+ * cgroup: a stop of thousands would run out of them). */
+#define DRAIN_TICK	(10 * 1000000LL)
 
 struct slot {
 	struct pool *pool;
@@ -75,6 +88,9 @@ struct pool {
 	int npending;		/* workers forked, exec not reported */
 	int next_start;		/* pool_start: the next slot to fork */
 	int starting;		/* pool_start's reports are coming in */
+	struct drain *drain;	/* conf.cgroup: killed, not empty yet */
+	int ndrain;
+	long drain_timer;
 	uint64_t rnd;
 };
 
@@ -84,6 +100,7 @@ static void roll_fail(struct pool *, int, int);
 static void worker_stop(struct pool *, struct worker *);
 static void worker_bury(struct pool *, struct worker *);
 static int start_more(struct pool *);
+static void drain_add(struct pool *, struct worker *);
 static int64_t slot_backoff(struct pool *, struct slot *, int64_t);
 static int slot_schedule(struct pool *, int, int64_t);
 
@@ -147,6 +164,10 @@ wanted(struct pool *p)
 static void
 worker_kill(struct worker *w, int sig)
 {
+	/* KILL reaches the worker's whole tree through its cgroup. */
+	if (sig == SIGKILL && w->cg.path != NULL &&
+	    cgroup_kill(&w->cg) == 0)
+		return;
 	/* A pending worker may not lead its group yet. */
 	if (!w->pool->c.pgroup || kill(-w->pub.pid, sig) < 0)
 		(void)kill(w->pub.pid, sig);
@@ -210,6 +231,8 @@ child_hook(void *arg)
 	struct child_arg *a = arg;
 
 	if (a->w->rfd >= 0 && setenv("NOTIFY_SOCKET", a->w->rname, 1) < 0)
+		return -1;
+	if (a->w->cg.path != NULL && cgroup_enter(&a->w->cg) < 0)
 		return -1;
 	return a->p->ops.child ? a->p->ops.child(a->p->ops.arg, &a->w->pub) :
 	    0;
@@ -428,8 +451,19 @@ worker_start(struct pool *p, int i, int async)
 	ca.w = w;
 	o.hook = child_hook;
 	o.hook_arg = &ca;
+	w->cg.procs = -1;
 	if (p->c.ready && ready_open(w) < 0)
 		goto fail;
+	if (p->c.cgroup != NULL) {
+		snprintf(argv0, sizeof(argv0), "worker-%d", i);
+		if (cgroup_create(p->c.cgroup->path, argv0, &w->cg) < 0)
+			goto fail;
+		/* The child opens cgroup.procs afresh (cgroup_enter): no
+		 * fd a worker held here. */
+		close(w->cg.procs);
+		w->cg.procs = -1;
+		snprintf(argv0, sizeof(argv0), "%s-%d", p->c.title, i);
+	}
 	if (p->ops.prepare && p->ops.prepare(p->ops.arg, &w->pub, &o) < 0)
 		goto fail;
 	if (async)
@@ -477,6 +511,8 @@ worker_start(struct pool *p, int i, int async)
 fail:
 	e = errno;
 	ready_close(w);
+	if (w->cg.path != NULL)
+		(void)cgroup_remove(&w->cg);
 	free(w);
 	errno = e;
 	return NULL;
@@ -601,6 +637,72 @@ worker_retire(struct pool *p, struct worker *w)
 	w->pub.retiring = 1;
 }
 
+/* Remove the cgroups that are empty now; look again later while any is
+ * not. */
+static void
+on_drain(struct loop *l, void *arg)
+{
+	struct pool *p = arg;
+	struct drain **dp, *d;
+
+	(void)l;
+	p->drain_timer = 0;
+	for (dp = &p->drain; (d = *dp) != NULL;) {
+		if (cgroup_populated(&d->cg) > 0) {
+			dp = &d->next;
+			continue;
+		}
+		*dp = d->next;
+		(void)cgroup_remove(&d->cg);
+		free(d);
+		p->ndrain--;
+	}
+	if (p->drain != NULL && (p->drain_timer = loop_timer(p->loop,
+	    sat_add(clock_mono(), DRAIN_TICK), on_drain, p)) < 0) {
+		/* No timer: wait for each here, briefly (they were KILLed). */
+		p->drain_timer = 0;
+		while ((d = p->drain) != NULL) {
+			(void)cgroup_wait_empty(&d->cg, sat_add(clock_mono(),
+			    NS_PER_SEC));
+			p->drain = d->next;
+			(void)cgroup_remove(&d->cg);
+			free(d);
+			p->ndrain--;
+		}
+	}
+}
+
+/* A reaped worker's cgroup: KILL what is left of its tree (descendants
+ * that outlived it, also ones that called setsid or double-forked) and
+ * remove the cgroup once empty. */
+static void
+drain_add(struct pool *p, struct worker *w)
+{
+	struct drain *d = NULL;
+
+	if (w->cg.path == NULL)
+		return;
+	(void)cgroup_kill(&w->cg);
+	if (cgroup_populated(&w->cg) != 0 && (d = calloc(1,
+	    sizeof(*d))) == NULL)
+		/* No memory to wait in the loop: they are KILLed, wait
+		 * here. */
+		(void)cgroup_wait_empty(&w->cg, sat_add(clock_mono(),
+		    NS_PER_SEC));
+	if (cgroup_populated(&w->cg) <= 0 || d == NULL) {
+		(void)cgroup_remove(&w->cg);
+		free(d);
+		return;
+	}
+	d->cg = w->cg;
+	w->cg.path = w->cg.procs_path = NULL;
+	d->next = p->drain;
+	p->drain = d;
+	p->ndrain++;
+	if (p->drain_timer == 0)
+		on_drain(p->loop, p);
+}
+
 static void
 worker_bury(struct pool *p, struct worker *w)
 {
@@ -621,6 +723,7 @@ worker_bury(struct pool *p, struct worker *w)
 	w->dead = 1;
 	ready_close(w);
 	report_close(w);
+	drain_add(p, w);
 	if (w->pub.retiring)
 		p->slots[w->pub.slot]->nretiring--;
 	if (p->slots[w->pub.slot]->w == w)
@@ -1174,7 +1277,7 @@ pool_up(const struct pool *p)
 int
 pool_live(const struct pool *p)
 {
-	return p->nlive;
+	return p->nlive + p->ndrain;
 }
 
 int
@@ -1248,6 +1351,7 @@ pool_collect(struct pool *p)
 void
 pool_free(struct pool *p)
 {
+	struct drain *d;
 	struct worker *w;
 	int i;
 
@@ -1258,7 +1362,20 @@ pool_free(struct pool *p)
 		p->live = w->next;
 		ready_close(w);
 		report_close(w);
+		if (w->cg.path != NULL) {
+			(void)cgroup_kill(&w->cg);
+			drain_add(p, w);
+		}
 		free(w);
+	}
+	if (p->drain_timer)
+		loop_timer_cancel(p->loop, p->drain_timer);
+	while ((d = p->drain) != NULL) {
+		p->drain = d->next;
+		(void)cgroup_wait_empty(&d->cg, sat_add(clock_mono(),
+		    NS_PER_SEC));
+		(void)cgroup_remove(&d->cg);
+		free(d);
 	}
 	for (i = 0; i < p->nslots; i++) {
 		slot_cancel(p, p->slots[i]);

@@ -39,6 +39,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "cgroup.h"
 #include "loop.h"
 #include "spawn.h"
 
@@ -135,6 +136,11 @@ struct pool_conf {
 	int max_restarts;	/* give up after more quick deaths than this */
 	int64_t restart_window;	/* within this long (ns); 0: no limit */
 	int ready;		/* workers report readiness (pool_ready) */
+	const struct cgroup *cgroup;	/* NULL, or each worker runs in its
+				 * own cgroup (worker-SLOT.PID) made in this
+				 * one; its KILL is cgroup.kill, and once it is
+				 * reaped what is left of its tree is KILLed
+				 * and the cgroup removed when empty */
 	int64_t ready_timeout;	/* ns a worker has for it */
 };
 
@@ -187,7 +193,8 @@ void pool_hold(struct pool *p);
 
 /* Wanted workers; current workers (slots filled; with readiness, a
  * slot's old worker stays current until its successor is ready); live workers (current
- * and retiring); 1 once stopping. */
+ * and retiring, plus with conf.cgroup the reaped workers' cgroups not
+ * empty yet); 1 once stopping. */
 int pool_size(const struct pool *p);
 int pool_current(const struct pool *p);
 /* Current workers that are up: ready ones with conf.ready, else all. */
