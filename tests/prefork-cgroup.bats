@@ -52,14 +52,9 @@ local_teardown() {
 	return 0
 }
 
-# Live processes whose command line holds the test's unique word $N.
-tree_pids() {
-	local d a
-	for d in /proc/[0-9]*; do
-		a=$(tr '\0' ' ' 2>/dev/null < "$d/cmdline") || continue
-		case $a in *"$N-tree"*) echo "${d#/proc/}" ;; esac
-	done
-}
+# Live processes of the test's trees: argv[0] begins with "$N-tree"
+# (each sets it with exec -a; a zombie's is empty).
+tree_pids() { title_pids "$N-tree"; }
 ntree() { tree_pids | wc -l; }
 ntree_is() { [ "$(ntree)" -eq "$1" ]; }
 ntree_ge() { [ "$(ntree)" -ge "$1" ]; }
@@ -110,7 +105,6 @@ SH
 	m=$!
 	wait_for 20 ntree_ge 8
 	old=$(tree_pids | sort | tr '\n' ' ')
-	ls -d "$CGP/prefork.$m"/worker-* > before
 	kill -HUP "$m"
 	# The old trees go, new ones come: 8 again, none of the old pids.
 	gone_old() {
@@ -119,13 +113,13 @@ SH
 		[ "$(ntree)" -eq 8 ]
 	}
 	wait_for 20 gone_old
-	# The old worker cgroups are removed once empty.
-	old_cgs_gone() {
-		local d
-		while read -r d; do [ -d "$d" ] && return 1; done < before
-		return 0
+	# The old worker cgroups are removed once empty (a new worker may
+	# reuse a name): two left, holding the 8 new processes.
+	two_cgs() {
+		[ "$(ls -d "$CGP/prefork.$m"/worker-* | wc -l)" -eq 2 ] &&
+		    [ "$(nworker_cgs)" -eq 8 ]
 	}
-	wait_for 5 old_cgs_gone
+	wait_for 5 two_cgs
 	[ "$(ls -d "$CGP/prefork.$m"/worker-* | wc -l)" -eq 2 ]
 	kill -TERM "$m"
 	wait "$m"
@@ -145,24 +139,24 @@ SH
 	no_sub_cgroups
 }
 
-@test "prefork --cgroup: a worker that exits leaves no descendant; it is replaced in a fresh cgroup" {
-	local tt=$N m
+@test "prefork --cgroup: a worker that exits takes its setsid'd descendant along; its successor gets a fresh cgroup" {
+	local tt=$N m first
 	cat > worker <<SH
 #!/bin/bash
 setsid bash -c 'exec -a "$N-tree-x" sleep 300' &
-sleep 0.3
+sleep 1
 exit 3
 SH
 	chmod +x worker
-	spawn_bg prefork -n 1 -b 10s -t "$tt" --cgroup="$CGP" -- ./worker
+	spawn_bg prefork -n 1 -b 10s -t "$tt" --cgroup="$CGP" -- ./worker 2> err
 	m=$!
-	wait_for 10 ntree_ge 1
-	# Each worker's setsid'd child dies with it: never more than one.
-	local i
-	for i in 1 2 3 4 5 6 7 8 9 10; do
-		[ "$(ntree)" -le 1 ]
-		sleep 0.1
-	done
+	pick_first() { first=$(tree_pids); [ -n "$first" ]; }
+	wait_for 10 pick_first
+	cg=$(sed -n 's/^0:://p' /proc/"$first"/cgroup)
+	[[ "$cg" == */prefork.$m/worker-0.$m ]]
+	wait_for 10 grep -q "exited with status 3" err
+	# Gone with the worker, although in a session of its own.
+	wait_for 2 gone "$first"
 	kill -TERM "$m"
 	wait "$m"
 	ntree_is 0
