@@ -36,6 +36,7 @@ struct worker {
 	int pending;		/* forked by pool_start, exec not reported */
 	int held;		/* exec reported during pool_start: STARTED
 				 * once the whole start is in */
+	int ready_early;	/* READY=1 came before STARTED */
 	int unseen;		/* its start failed (or was cancelled): out
 				 * of its slot, buried without events once
 				 * reaped */
@@ -312,6 +313,8 @@ worker_up(struct pool *p, struct worker *w)
 	s->started_wall = clock_wall();
 	p->started_any = 1;
 	emit(p, POOL_STARTED, w, 0);
+	if (w->ready_early)
+		pool_ready(p, &w->pub);
 }
 
 static void
@@ -963,6 +966,10 @@ pool_ready(struct pool *p, struct pool_worker *pw)
 	if (w->dead || pw->ready)
 		return;
 	ready_close(w);
+	if (w->pending || w->held) {
+		w->ready_early = 1;	/* said once it is STARTED */
+		return;
+	}
 	pw->ready = 1;
 	if (w->ready_timer)
 		loop_timer_cancel(p->loop, w->ready_timer);
