@@ -928,6 +928,8 @@ dispatch(struct pq *p, const char *cmd, int argc, char **argv,
 	    !strcmp(cmd, "peek") || (!strcmp(cmd, "dead") && !o->requeue) ?
 	    STORE_READ : 0, path, sizeof(path));
 	if (s == NULL) {
+		loop_free(p->loop);	/* pop -n on no queue (argfuzz) */
+		p->loop = NULL;
 		if (!strcmp(cmd, "len"))
 			puts("0");
 		else if (!strcmp(cmd, "stat") && fflush(stdout) != EOF)

@@ -25,6 +25,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cgroup.h"
 #include "clock.h"
 #include "dispatch.h"
 #include "file.h"
@@ -60,6 +61,8 @@ struct opts {
 	int64_t ready_timeout;
 	int timestamps;
 	char *status_file;
+	int use_cg;		/* --cgroup[=PARENT] */
+	char *cg_parent;	/* NULL: under our own cgroup */
 	char **cmd;
 };
 
@@ -79,13 +82,16 @@ struct prefork {
 	int failed;		/* exit 1 in dispatch mode */
 	int gave_up;		/* --max-restarts hit: exit 1 */
 	int status_failed;	/* --status-file: said once */
+	int cannot_run;		/* errno: COMMAND could not be exec'd */
+	struct cgroup cg;	/* --cgroup: the pool's, path NULL if none */
 };
 
 #define STR_(x)	#x
 #define STR(x)	STR_(x)
 
 enum { OPT_WINDOW = 256, OPT_RETRY, OPT_NO_GROUP, OPT_MAX_RESTARTS,
-	OPT_READY, OPT_READY_TIMEOUT, OPT_TIMESTAMPS, OPT_STATUS_FILE };
+	OPT_READY, OPT_READY_TIMEOUT, OPT_TIMESTAMPS, OPT_STATUS_FILE,
+	OPT_CGROUP };
 
 /* getopt_long's table and the option lines of --help. */
 static const struct opt options[] = {
@@ -128,6 +134,8 @@ static const struct opt options[] = {
 	    "RFC 3339 time on worker and reload notices" },
 	{ "status-file", required_argument, OPT_STATUS_FILE, "FILE",
 	    "the pool's state as JSON, rewritten on every change" },
+	{ "cgroup", optional_argument, OPT_CGROUP, "PARENT",
+	    "each worker in its own cgroup v2; a stop reaches its whole tree" },
 	{ "quiet", no_argument, 'q', NULL, "no notices" },
 	{ "verbose", no_argument, 'v', NULL, "event lines" },
 	{ "help", no_argument, 'h', NULL, "this help" },
@@ -299,6 +307,11 @@ opt_one(struct opts *o, int c, char **argv)
 	case OPT_STATUS_FILE:
 		free(o->status_file);
 		o->status_file = msg_strdup(125, optarg);
+		break;
+	case OPT_CGROUP:
+		o->use_cg = 1;
+		free(o->cg_parent);
+		o->cg_parent = optarg ? msg_strdup(125, optarg) : NULL;
 		break;
 	case OPT_READY_TIMEOUT:
 		o->ready_timeout = dur_arg("ready timeout", optarg, 1);
@@ -500,6 +513,10 @@ on_pool_event(void *arg, const struct pool_event *e)
 		    (long)w->pid);
 	if (e->type == POOL_RELOAD_FAILED || e->type == POOL_RELOAD_DONE)
 		pf->rolling = 0;
+	if (e->type == POOL_CANNOT_RUN) {
+		pf->cannot_run = e->err;	/* said by main, as today */
+		return;
+	}
 	if (e->type == POOL_GAVE_UP) {
 		pf->gave_up = 1;
 		if (pf->disp != NULL)
@@ -636,6 +653,8 @@ cleanup(void)
 	if (pf == NULL || getpid() != pf->master)
 		return;
 	cleanup_pf = NULL;
+	if (pf->cg.path != NULL && cgroup_remove(&pf->cg) < 0)
+		warn("cannot remove cgroup:");
 	for (i = 0; i < pf->o->nls; i++)
 		listen_close(&pf->o->ls[i]);
 	if (pf->pidfd >= 0) {
@@ -700,6 +719,27 @@ loop_setup(struct prefork *pf)
 		die(125, "loop:");
 }
 
+/* --cgroup: the pool's cgroup, made before any worker starts. Without a
+ * writable cgroup v2: one line, 125, nothing started. */
+static void
+cg_open(struct prefork *pf)
+{
+	char dir[4096];
+	const char *parent = NULL;
+
+	if (!pf->o->use_cg)
+		return;
+	if (pf->o->cg_parent != NULL) {
+		if (cgroup_resolve(pf->o->cg_parent, dir, sizeof(dir)) < 0)
+			die(125, "--cgroup: no cgroup v2 directory '%s'",
+			    pf->o->cg_parent);
+		parent = dir;
+	}
+	if (cgroup_create(parent, "prefork", &pf->cg) < 0)
+		die(125, "--cgroup: cannot create a cgroup v2 under %s:",
+		    parent ? parent : "our own cgroup");
+}
+
 static void
 modules_new(struct prefork *pf)
 {
@@ -712,6 +752,7 @@ modules_new(struct prefork *pf)
 		.max_restarts = o->max_restarts,
 		.restart_window = o->restart_window,
 		.ready = o->ready, .ready_timeout = o->ready_timeout,
+		.cgroup = pf->cg.path != NULL ? &pf->cg : NULL,
 	};
 	struct pool_ops po = {
 		.prepare = on_prepare, .discard = on_discard,
@@ -736,19 +777,26 @@ modules_new(struct prefork *pf)
 		die(125, "out of memory");
 }
 
-static void
-pool_begin(struct prefork *pf)
+/* COMMAND could not start at all (errno e): one line, and the exec
+ * status (125 for a lack of resources). */
+static void __attribute__((noreturn))
+cannot_run(struct prefork *pf, int e)
 {
-	int e, st;
+	int st = e == EAGAIN || e == ENOMEM || e == EMFILE || e == ENFILE ?
+	    125 : spawn_exec_status(e);
 
-	if (pool_start(pf->pool) == 0)
-		return;
-	e = errno;
-	st = e == EAGAIN || e == ENOMEM || e == EMFILE || e == ENFILE ? 125 :
-	    spawn_exec_status(e);
+	errno = e;
 	warn("cannot run '%s':", pf->o->cmd[0]);
 	cleanup();
 	exit(st);
+}
+
+static void
+pool_begin(struct prefork *pf)
+{
+	if (pool_start(pf->pool) == 0)
+		return;
+	cannot_run(pf, errno);
 }
 
 /* Until every worker is gone after a stop, or after the end of the
@@ -809,6 +857,7 @@ finish(struct prefork *pf)
 	free(o->title);
 	free(o->pidfile);
 	free(o->status_file);
+	free(o->cg_parent);
 }
 
 int
@@ -819,7 +868,7 @@ main(int argc, char **argv)
 		.maxdelay = 30 * NS_PER_SEC, .delim = '\n', .window = 1,
 		.retry = 1, .pgroup = 1, .ready_timeout = 60 * NS_PER_SEC,
 	};
-	struct prefork pf = { .o = &o, .pidfd = -1 };
+	struct prefork pf = { .o = &o, .pidfd = -1, .cg = { .procs = -1 } };
 	int status;
 
 	msg_init(argv[0]);
@@ -834,10 +883,13 @@ main(int argc, char **argv)
 	pidfile_take(&pf);
 	listen_all(&pf);
 	loop_setup(&pf);
+	cg_open(&pf);
 	modules_new(&pf);
 	title_set("%s-master", o.title);
 	pool_begin(&pf);
 	run(&pf);
+	if (pf.cannot_run)
+		cannot_run(&pf, pf.cannot_run);
 	status = pf.gave_up || (o.dispatch && pf.failed) ? 1 : 0;
 	finish(&pf);
 	return status;

@@ -25,8 +25,13 @@ opt_getopt(const struct opt *t, struct option *lo, size_t n, char *shorts,
 		if (k + 3 > size)
 			goto full;
 		shorts[k++] = (char)t[i].val;
-		if (t[i].has_arg == required_argument)
+		if (t[i].has_arg != no_argument)
 			shorts[k++] = ':';
+		if (t[i].has_arg == optional_argument) {
+			if (k + 2 > size)
+				goto full;
+			shorts[k++] = ':';
+		}
 	}
 	lo[i] = (struct option){ NULL, 0, NULL, 0 };
 	shorts[k] = '\0';
@@ -47,7 +52,8 @@ opt_help(FILE *f, const struct opt *t, int col)
 		else
 			w = fprintf(f, "      --%s", t->name);
 		if (t->arg != NULL)
-			w += fprintf(f, " %s", t->arg);
+			w += fprintf(f, t->has_arg == optional_argument ?
+			    "[=%s]" : " %s", t->arg);
 		fprintf(f, "%*s%s\n", w < col ? col - w : 1, "", t->help);
 	}
 	return ferror(f) ? -1 : 0;

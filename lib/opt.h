@@ -11,7 +11,8 @@
 
 struct opt {
 	const char *name;	/* long name; NULL ends the table */
-	int has_arg;		/* no_argument or required_argument */
+	int has_arg;		/* no_argument, required_argument or
+				 * optional_argument ("--name[=ARG]") */
 	int val;		/* getopt's value: the short letter, or a
 				 * value above 255 for a long-only option */
 	const char *arg;	/* the value's name in --help; NULL: none */

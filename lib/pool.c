@@ -9,23 +9,49 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cgroup.h"
 #include "clock.h"
 #include "notify.h"
 #include "parse.h"
 #include "pool.h"
 #include "spawn.h"
 
+/* Live workers by pid: a stop reaps thousands, each looked up once. */
+#define POOL_HASH 4096
+
 struct worker {
 	struct pool_worker pub;	/* first: the caller sees this part */
 	struct worker *next;	/* in the live list, then the graveyard */
+	struct worker *prev;	/* in the live list */
+	struct worker *hnext;	/* in its pid's hash chain */
 	struct pool *pool;
 	int dead;		/* reaped: queued timers must ignore it */
 	int expired;		/* lifetime: due for replacement */
 	int notready;		/* stopped for not being ready in time */
 	long grace_timer, life_timer, ready_timer;
 	int rfd;		/* conf.ready: its NOTIFY_SOCKET, or -1 */
+	struct cgroup cg;	/* conf.cgroup: its own cgroup (path NULL:
+				 * none) */
+	int efd;		/* pending: its spawn report pipe, or -1 */
+	int pending;		/* forked by pool_start, exec not reported */
+	int held;		/* exec reported during pool_start: STARTED
+				 * once the whole start is in */
+	int ready_early;	/* READY=1 came before STARTED */
+	int unseen;		/* its start failed (or was cancelled): out
+				 * of its slot, buried without events once
+				 * reaped */
 	char rname[64];		/* and that socket's name */
 };
+
+/* The cgroup of a reaped worker, KILLed, until it is empty. */
+struct drain {
+	struct cgroup cg;
+	struct drain *next;
+};
+
+/* How often a draining cgroup is looked at (no inotify instance per
+ * cgroup: a stop of thousands would run out of them). */
+#define DRAIN_TICK	(10 * 1000000LL)
 
 struct slot {
 	struct pool *pool;
@@ -56,8 +82,16 @@ struct pool {
 	struct slot **slots;	/* stable: timers point at them */
 	int nslots;		/* allocated; c.n are wanted */
 	struct worker *live, *grave;
+	struct worker *byp[POOL_HASH];	/* live workers by pid */
 	int nlive;
 	int started_any;
+	int cannot_run;		/* the first start report was a failure */
+	int npending;		/* workers forked, exec not reported */
+	int next_start;		/* pool_start: the next slot to fork */
+	int starting;		/* pool_start's reports are coming in */
+	struct drain *drain;	/* conf.cgroup: killed, not empty yet */
+	int ndrain;
+	long drain_timer;
 	uint64_t rnd;
 };
 
@@ -65,6 +99,11 @@ static int slot_start(struct pool *, int);
 static void roll_next(struct pool *);
 static void roll_fail(struct pool *, int, int);
 static void worker_stop(struct pool *, struct worker *);
+static void worker_bury(struct pool *, struct worker *);
+static int start_more(struct pool *);
+static void drain_add(struct pool *, struct worker *);
+static int64_t slot_backoff(struct pool *, struct slot *, int64_t);
+static int slot_schedule(struct pool *, int, int64_t);
 
 /* a + b for deadlines, saturated: durations near the int64 limit must
  * not wrap into the past. */
@@ -126,9 +165,12 @@ wanted(struct pool *p)
 static void
 worker_kill(struct worker *w, int sig)
 {
-	if (w->pool->c.pgroup)
-		(void)kill(-w->pub.pid, sig);
-	else
+	/* KILL reaches the worker's whole tree through its cgroup. */
+	if (sig == SIGKILL && w->cg.path != NULL &&
+	    cgroup_kill(&w->cg) == 0)
+		return;
+	/* A pending worker may not lead its group yet. */
+	if (!w->pool->c.pgroup || kill(-w->pub.pid, sig) < 0)
 		(void)kill(w->pub.pid, sig);
 }
 
@@ -191,6 +233,8 @@ child_hook(void *arg)
 
 	if (a->w->rfd >= 0 && setenv("NOTIFY_SOCKET", a->w->rname, 1) < 0)
 		return -1;
+	if (a->w->cg.path != NULL && cgroup_enter(&a->w->cg) < 0)
+		return -1;
 	return a->p->ops.child ? a->p->ops.child(a->p->ops.arg, &a->w->pub) :
 	    0;
 }
@@ -240,45 +284,13 @@ ready_open(struct worker *w)
 	return 0;
 }
 
-/* Start a worker in slot i; it becomes the slot's current worker.
- * Returns it, or NULL with errno. */
-static struct worker *
-worker_start(struct pool *p, int i)
+/* w's process runs COMMAND: it is up in its slot from now on. */
+static void
+worker_up(struct pool *p, struct worker *w)
 {
-	struct spawn_opts o;
-	struct child_arg ca;
-	struct worker *w;
-	char argv0[256];
+	struct slot *s = p->slots[w->pub.slot];
 	int64_t life;
-	int e;
 
-	if ((w = calloc(1, sizeof(*w))) == NULL)
-		return NULL;
-	w->pool = p;
-	w->rfd = -1;
-	w->pub.slot = i;
-	w->pub.gen = p->gen;
-	memset(&o, 0, sizeof(o));
-	snprintf(argv0, sizeof(argv0), "%s-%d", p->c.title, i);
-	o.argv0 = argv0;
-	o.in = o.out = o.err = -1;
-	o.pdeathsig = SIGKILL;
-	o.setpgid = p->c.pgroup;
-	ca.p = p;
-	ca.w = w;
-	o.hook = child_hook;
-	o.hook_arg = &ca;
-	if (p->c.ready && ready_open(w) < 0)
-		goto fail;
-	if (p->ops.prepare && p->ops.prepare(p->ops.arg, &w->pub, &o) < 0)
-		goto fail;
-	if ((w->pub.pid = spawn_start(p->c.cmd, &o)) < 0) {
-		e = errno;
-		if (p->ops.discard)
-			p->ops.discard(p->ops.arg, &w->pub);
-		errno = e;
-		goto fail;
-	}
 	w->pub.started = clock_mono();
 	if (p->c.lifetime > 0) {
 		/* Up to 10 % later, so workers do not all recycle at once. */
@@ -297,18 +309,213 @@ worker_start(struct pool *p, int i)
 		if (w->ready_timer < 0)
 			w->ready_timer = 0;	/* it may still report */
 	}
-	w->next = p->live;
-	p->live = w;
-	p->nlive++;
-	p->slots[i]->w = w;
-	p->slots[i]->starts++;
-	p->slots[i]->started_wall = clock_wall();
+	s->starts++;
+	s->started_wall = clock_wall();
 	p->started_any = 1;
 	emit(p, POOL_STARTED, w, 0);
+	if (w->ready_early)
+		pool_ready(p, &w->pub);
+}
+
+static void
+report_close(struct worker *w)
+{
+	if (w->pending) {
+		w->pending = 0;
+		w->pool->npending--;
+	}
+	if (w->efd < 0)
+		return;
+	(void)loop_fd(w->pool->loop, w->efd, 0, NULL, NULL);
+	close(w->efd);
+	w->efd = -1;
+}
+
+/* Take a pending worker out of sight: out of its slot, no timers; it
+ * stays live until reaped, then goes without an event. */
+static void
+worker_unsee(struct pool *p, struct worker *w)
+{
+	struct slot *s = p->slots[w->pub.slot];
+
+	report_close(w);
+	w->unseen = 1;
+	if (s->w == w)
+		s->w = NULL;
+	if (w->grace_timer)
+		loop_timer_cancel(p->loop, w->grace_timer);
+	w->grace_timer = 0;
+}
+
+/* A pending worker's exec failed with err (its process exits 127; the
+ * reaping ignores it once it is buried). The first report of the pool
+ * being a failure means COMMAND cannot run: POOL_CANNOT_RUN, and every
+ * other pending worker is killed. Else the slot retries as for any
+ * failed start. */
+static void
+worker_start_failed(struct pool *p, struct worker *w, int err)
+{
+	struct worker *o;
+	int64_t delay;
+	int i = w->pub.slot;
+
+	worker_unsee(p, w);
+	if (p->ops.discard)
+		p->ops.discard(p->ops.arg, &w->pub);
+	if (p->cannot_run)
+		return;
+	if (!p->started_any && !p->stopping) {
+		p->cannot_run = 1;
+		p->stopping = 1;
+		for (o = p->live; o; o = o->next)
+			if (o->pending) {
+				o->pub.signalled = 1;
+				(void)kill(o->pub.pid, SIGKILL);
+			}
+		emit_err(p, POOL_CANNOT_RUN, i, err, -1);
+		return;
+	}
+	if (p->stopping || i >= p->c.n)
+		return;
+	delay = slot_backoff(p, p->slots[i], 0);
+	emit_err(p, POOL_START_FAILED, i, err, delay);
+	if (slot_schedule(p, i, delay) < 0)
+		emit_err(p, POOL_START_FAILED, i, errno, -1);
+}
+
+/* Read a pending worker's report: up, or its start failed (then it is
+ * out of sight). Returns 0 if it is up, -1 if not. */
+static int
+worker_report(struct pool *p, struct worker *w)
+{
+	int e;
+
+	if (spawn_report(w->efd) < 0) {
+		e = errno;
+		worker_start_failed(p, w, e);
+		return -1;
+	}
+	if (p->cannot_run) {
+		/* Killed with the others: it ends unseen. */
+		if (p->ops.discard)
+			p->ops.discard(p->ops.arg, &w->pub);
+		worker_unsee(p, w);
+		return -1;
+	}
+	report_close(w);
+	p->started_any = 1;
+	if (p->starting)
+		w->held = 1;
+	else
+		worker_up(p, w);
+	return 0;
+}
+
+static void
+on_report(struct loop *l, int fd, int events, void *arg)
+{
+	struct worker *w = arg;
+
+	(void)l;
+	(void)fd;
+	(void)events;
+	if (!w->dead && w->pending) {
+		(void)worker_report(w->pool, w);
+		start_more(w->pool);
+	}
+}
+
+/* Start a worker in slot i; it becomes the slot's current worker. With
+ * async, it is only forked: it is pending until its report comes
+ * (on_report), and may yet fail. Returns it, or NULL with errno. */
+static struct worker *
+worker_start(struct pool *p, int i, int async)
+{
+	struct spawn_opts o;
+	struct child_arg ca;
+	struct worker *w;
+	char argv0[256];
+	int e;
+
+	if ((w = calloc(1, sizeof(*w))) == NULL)
+		return NULL;
+	w->pool = p;
+	w->rfd = -1;
+	w->efd = -1;
+	w->pub.slot = i;
+	w->pub.gen = p->gen;
+	memset(&o, 0, sizeof(o));
+	snprintf(argv0, sizeof(argv0), "%s-%d", p->c.title, i);
+	o.argv0 = argv0;
+	o.in = o.out = o.err = -1;
+	o.pdeathsig = SIGKILL;
+	o.setpgid = p->c.pgroup;
+	ca.p = p;
+	ca.w = w;
+	o.hook = child_hook;
+	o.hook_arg = &ca;
+	w->cg.procs = -1;
+	if (p->c.ready && ready_open(w) < 0)
+		goto fail;
+	if (p->c.cgroup != NULL) {
+		snprintf(argv0, sizeof(argv0), "worker-%d", i);
+		if (cgroup_create(p->c.cgroup->path, argv0, &w->cg) < 0)
+			goto fail;
+		/* The child opens cgroup.procs afresh (cgroup_enter): no
+		 * fd a worker held here. */
+		close(w->cg.procs);
+		w->cg.procs = -1;
+		snprintf(argv0, sizeof(argv0), "%s-%d", p->c.title, i);
+	}
+	if (p->ops.prepare && p->ops.prepare(p->ops.arg, &w->pub, &o) < 0)
+		goto fail;
+	if (async)
+		w->pub.pid = spawn_fork(p->c.cmd, &o, &w->efd);
+	else
+		w->pub.pid = spawn_start(p->c.cmd, &o);
+	if (w->pub.pid > 0 && async && loop_fd(p->loop, w->efd, LOOP_IN,
+	    on_report, w) < 0) {
+		/* Cannot watch it: wait for its report here. */
+		e = spawn_report(w->efd);
+		close(w->efd);
+		w->efd = -1;
+		if (e < 0) {
+			e = errno;
+			while (waitpid(w->pub.pid, NULL, 0) < 0 &&
+			    errno == EINTR)
+				;
+			errno = e;
+			w->pub.pid = -1;
+		}
+		async = 0;
+	}
+	if (w->pub.pid < 0) {
+		e = errno;
+		if (p->ops.discard)
+			p->ops.discard(p->ops.arg, &w->pub);
+		errno = e;
+		goto fail;
+	}
+	w->prev = NULL;
+	w->next = p->live;
+	if (p->live != NULL)
+		p->live->prev = w;
+	p->live = w;
+	p->nlive++;
+	w->hnext = p->byp[w->pub.pid % POOL_HASH];
+	p->byp[w->pub.pid % POOL_HASH] = w;
+	p->slots[i]->w = w;
+	if (async) {
+		w->pending = 1;
+		p->npending++;
+	} else
+		worker_up(p, w);
 	return w;
 fail:
 	e = errno;
 	ready_close(w);
+	if (w->cg.path != NULL)
+		(void)cgroup_remove(&w->cg);
 	free(w);
 	errno = e;
 	return NULL;
@@ -381,7 +588,7 @@ slot_start(struct pool *p, int i)
 	slot_cancel(p, s);
 	if (p->stopping || i >= p->c.n || s->w != NULL || !wanted(p))
 		return 0;
-	if (worker_start(p, i) != NULL)
+	if (worker_start(p, i, 0) != NULL)
 		return 0;
 	if (!p->started_any)
 		return -1;
@@ -399,11 +606,14 @@ slot_start(struct pool *p, int i)
 static void
 worker_stop(struct pool *p, struct worker *w)
 {
-	if (w->pub.stopping)
+	if (w->pub.stopping || w->unseen)
 		return;
 	w->pub.stopping = 1;
 	emit(p, POOL_STOPPING, w, 0);
-	if (p->ops.stop == NULL || p->ops.stop(p->ops.arg, &w->pub) < 0) {
+	/* A pending worker gets the signal: it ends before its exec if it
+	 * comes in time (the child unblocks signals right before exec). */
+	if (w->pending || w->held || p->ops.stop == NULL ||
+	    p->ops.stop(p->ops.arg, &w->pub) < 0) {
 		w->pub.signalled = 1;
 		worker_kill(w, p->c.stopsig);
 	}
@@ -430,19 +640,93 @@ worker_retire(struct pool *p, struct worker *w)
 	w->pub.retiring = 1;
 }
 
+/* Remove the cgroups that are empty now; look again later while any is
+ * not. */
+static void
+on_drain(struct loop *l, void *arg)
+{
+	struct pool *p = arg;
+	struct drain **dp, *d;
+
+	(void)l;
+	p->drain_timer = 0;
+	for (dp = &p->drain; (d = *dp) != NULL;) {
+		if (cgroup_populated(&d->cg) > 0) {
+			dp = &d->next;
+			continue;
+		}
+		*dp = d->next;
+		(void)cgroup_remove(&d->cg);
+		free(d);
+		p->ndrain--;
+	}
+	if (p->drain != NULL && (p->drain_timer = loop_timer(p->loop,
+	    sat_add(clock_mono(), DRAIN_TICK), on_drain, p)) < 0) {
+		/* No timer: wait for each here, briefly (they were KILLed). */
+		p->drain_timer = 0;
+		while ((d = p->drain) != NULL) {
+			(void)cgroup_wait_empty(&d->cg, sat_add(clock_mono(),
+			    NS_PER_SEC));
+			p->drain = d->next;
+			(void)cgroup_remove(&d->cg);
+			free(d);
+			p->ndrain--;
+		}
+	}
+}
+
+/* A reaped worker's cgroup: KILL what is left of its tree (descendants
+ * that outlived it, also ones that called setsid or double-forked) and
+ * remove the cgroup once empty. */
+static void
+drain_add(struct pool *p, struct worker *w)
+{
+	struct drain *d = NULL;
+
+	if (w->cg.path == NULL)
+		return;
+	(void)cgroup_kill(&w->cg);
+	if (cgroup_populated(&w->cg) != 0 && (d = calloc(1,
+	    sizeof(*d))) == NULL)
+		/* No memory to wait in the loop: they are KILLed, wait
+		 * here. */
+		(void)cgroup_wait_empty(&w->cg, sat_add(clock_mono(),
+		    NS_PER_SEC));
+	if (cgroup_populated(&w->cg) <= 0 || d == NULL) {
+		(void)cgroup_remove(&w->cg);
+		free(d);
+		return;
+	}
+	d->cg = w->cg;
+	w->cg.path = w->cg.procs_path = NULL;
+	d->next = p->drain;
+	p->drain = d;
+	p->ndrain++;
+	if (p->drain_timer == 0)
+		on_drain(p->loop, p);
+}
+
 static void
 worker_bury(struct pool *p, struct worker *w)
 {
 	struct worker **pp;
 
-	for (pp = &p->live; *pp; pp = &(*pp)->next)
+	if (w->prev != NULL)
+		w->prev->next = w->next;
+	else
+		p->live = w->next;
+	if (w->next != NULL)
+		w->next->prev = w->prev;
+	p->nlive--;
+	for (pp = &p->byp[w->pub.pid % POOL_HASH]; *pp; pp = &(*pp)->hnext)
 		if (*pp == w) {
-			*pp = w->next;
-			p->nlive--;
+			*pp = w->hnext;
 			break;
 		}
 	w->dead = 1;
 	ready_close(w);
+	report_close(w);
+	drain_add(p, w);
 	if (w->pub.retiring)
 		p->slots[w->pub.slot]->nretiring--;
 	if (p->slots[w->pub.slot]->w == w)
@@ -482,8 +766,32 @@ slot_crashed(struct pool *p, struct slot *s)
 }
 
 /* A worker was reaped. */
+static void worker_ended(struct pool *, struct worker *, int);
+
+/* A worker was reaped; one still pending has its report read first (it
+ * is there: the child wrote it before it ended). */
 static void
 worker_exited(struct pool *p, struct worker *w, int st)
+{
+	if (w->pending) {
+		if (worker_report(p, w) < 0)
+			w->unseen = 1;
+		start_more(p);
+	}
+	if (w->held) {
+		w->held = 0;
+		worker_up(p, w);
+	}
+	if (w->unseen) {
+		if (!w->dead)
+			worker_bury(p, w);
+		return;
+	}
+	worker_ended(p, w, st);
+}
+
+static void
+worker_ended(struct pool *p, struct worker *w, int st)
 {
 	struct slot *s = p->slots[w->pub.slot];
 	/* The old worker of a gated roll: its successor takes the slot. */
@@ -556,7 +864,7 @@ pool_reap(struct pool *p)
 
 	/* Signals coalesce: one SIGCHLD may stand for many exits. */
 	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
-		for (w = p->live; w; w = w->next)
+		for (w = p->byp[pid % POOL_HASH]; w; w = w->hnext)
 			if (w->pub.pid == pid)
 				break;
 		if (w != NULL)
@@ -594,7 +902,7 @@ roll_next(struct pool *p)
 	i = best->pub.slot;
 	if (p->c.ready) {
 		/* The old worker keeps its slot until the new one is ready. */
-		if ((w = worker_start(p, i)) == NULL) {
+		if ((w = worker_start(p, i, 0)) == NULL) {
 			emit_err(p, POOL_RELOAD_FAILED, i, errno, -1);
 			best->expired = 0;
 			p->rolling = 0;
@@ -606,7 +914,7 @@ roll_next(struct pool *p)
 		return;
 	}
 	worker_retire(p, best);
-	if (p->c.new_first && worker_start(p, i) == NULL) {
+	if (p->c.new_first && worker_start(p, i, 0) == NULL) {
 		/* New before old: there is always a worker accepting. */
 		emit_err(p, POOL_RELOAD_FAILED, i, errno, -1);
 		p->slots[i]->w = best;
@@ -658,6 +966,10 @@ pool_ready(struct pool *p, struct pool_worker *pw)
 	if (w->dead || pw->ready)
 		return;
 	ready_close(w);
+	if (w->pending || w->held) {
+		w->ready_early = 1;	/* said once it is STARTED */
+		return;
+	}
 	pw->ready = 1;
 	if (w->ready_timer)
 		loop_timer_cancel(p->loop, w->ready_timer);
@@ -732,14 +1044,75 @@ pool_new(struct loop *l, const struct pool_conf *conf,
 	return p;
 }
 
+/* Every report of pool_start is in: the workers that exec'd are
+ * STARTED, in slot order (as if started one by one). */
+static void
+start_done(struct pool *p)
+{
+	struct worker *w;
+	int i;
+
+	p->starting = 0;
+	for (i = 0; i < p->c.n && i < p->nslots; i++) {
+		w = p->slots[i]->w;
+		if (w != NULL && w->held) {
+			w->held = 0;
+			worker_up(p, w);
+		}
+	}
+	for (w = p->live; w; w = w->next)
+		if (w->held) {
+			w->held = 0;
+			worker_up(p, w);
+		}
+}
+
+/* pool_start's forks: up to POOL_START_BATCH pending at once, the rest
+ * as reports come in (a fork copies the fd table, which holds every
+ * pending report pipe; and execs beyond the CPUs' count only queue).
+ * Returns how many were forked, or -1 with errno when the first fork
+ * failed and nothing is pending. */
+static int
+start_more(struct pool *p)
+{
+	int i, e, n = 0;
+
+	while (!p->stopping && p->npending < POOL_START_BATCH &&
+	    p->next_start < p->c.n) {
+		i = p->next_start++;
+		if (p->slots[i]->w != NULL || p->slots[i]->timer != 0 ||
+		    !wanted(p))
+			continue;
+		if (worker_start(p, i, 1) != NULL) {
+			n++;
+			continue;
+		}
+		e = errno;
+		if (p->npending == 0 && !p->started_any) {
+			errno = e;
+			return -1;	/* nothing runs */
+		}
+		emit_err(p, POOL_START_FAILED, i, e, POOL_BACKOFF_MIN);
+		if (slot_schedule(p, i, POOL_BACKOFF_MIN) < 0)
+			emit_err(p, POOL_START_FAILED, i, errno, -1);
+	}
+	if (p->starting && p->npending == 0 && (p->stopping ||
+	    p->next_start >= p->c.n))
+		start_done(p);
+	return n;
+}
+
 int
 pool_start(struct pool *p)
 {
-	int i;
-
-	for (i = 0; i < p->c.n; i++)
-		if (slot_start(p, i) < 0 && !p->started_any)
-			return -1;
+	/* Fork the workers and let the loop collect their reports: the
+	 * execs run in parallel. */
+	p->next_start = 0;
+	p->starting = 1;
+	if (start_more(p) < 0) {
+		p->starting = 0;
+		return -1;
+	}
 	return 0;
 }
 
@@ -759,6 +1132,8 @@ pool_stop(struct pool *p, int now)
 	}
 	if (now)
 		for (w = p->live; w; w = w->next) {
+			if (w->unseen)
+				continue;
 			w->pub.signalled = 1;
 			worker_kill(w, SIGKILL);
 		}
@@ -824,7 +1199,8 @@ pool_signal(struct pool *p, int sig)
 	struct worker *w;
 
 	for (w = p->live; w; w = w->next)
-		(void)kill(w->pub.pid, sig);
+		if (!w->pending && !w->held && !w->unseen)
+			(void)kill(w->pub.pid, sig);
 }
 
 void
@@ -889,7 +1265,8 @@ pool_current(const struct pool *p)
 	int i, n = 0;
 
 	for (i = 0; i < p->c.n; i++)
-		n += p->slots[i]->w != NULL;
+		n += p->slots[i]->w != NULL && !p->slots[i]->w->pending &&
+		    !p->slots[i]->w->held;
 	return n;
 }
 
@@ -899,15 +1276,15 @@ pool_up(const struct pool *p)
 	int i, n = 0;
 
 	for (i = 0; i < p->c.n; i++)
-		n += p->slots[i]->w != NULL && (!p->c.ready ||
-		    p->slots[i]->w->pub.ready);
+		n += p->slots[i]->w != NULL && !p->slots[i]->w->pending &&
+		    !p->slots[i]->w->held && (!p->c.ready || p->slots[i]->w->pub.ready);
 	return n;
 }
 
 int
 pool_live(const struct pool *p)
 {
-	return p->nlive;
+	return p->nlive + p->ndrain;
 }
 
 int
@@ -981,6 +1358,7 @@ pool_collect(struct pool *p)
 void
 pool_free(struct pool *p)
 {
+	struct drain *d;
 	struct worker *w;
 	int i;
 
@@ -990,7 +1368,21 @@ pool_free(struct pool *p)
 	while ((w = p->live) != NULL) {
 		p->live = w->next;
 		ready_close(w);
+		report_close(w);
+		if (w->cg.path != NULL) {
+			(void)cgroup_kill(&w->cg);
+			drain_add(p, w);
+		}
 		free(w);
+	}
+	if (p->drain_timer)
+		loop_timer_cancel(p->loop, p->drain_timer);
+	while ((d = p->drain) != NULL) {
+		p->drain = d->next;
+		(void)cgroup_wait_empty(&d->cg, sat_add(clock_mono(),
+		    NS_PER_SEC));
+		(void)cgroup_remove(&d->cg);
+		free(d);
 	}
 	for (i = 0; i < p->nslots; i++) {
 		slot_cancel(p, p->slots[i]);
@@ -1073,6 +1465,10 @@ pool_event_text(const struct pool *p, const struct pool_event *e, char *buf,
 	case POOL_RELOAD_DONE:
 		snprintf(buf, size, "reload to generation %ld done", e->gen);
 		return POOL_LOG_VERBOSE;
+	case POOL_CANNOT_RUN:
+		snprintf(buf, size, "cannot run '%s': %s", p->c.cmd[0],
+		    strerror(e->err));
+		return POOL_LOG_WARN;
 	case POOL_GAVE_UP:
 		snprintf(buf, size, "worker %d crashed more than %d times "
 		    "within %s; giving up", e->slot, p->c.max_restarts,

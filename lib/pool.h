@@ -39,6 +39,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "cgroup.h"
 #include "loop.h"
 #include "spawn.h"
 
@@ -46,6 +47,7 @@
 #define POOL_BACKOFF_MIN	(100 * 1000000LL)	/* 100 ms */
 #define POOL_STABLE		(5 * 1000000000LL)	/* 5 s up: not quick */
 #define POOL_DELAY_FLOOR	(50 * 1000000LL)	/* least restart delay */
+#define POOL_START_BATCH	64	/* pool_start: forks awaiting exec */
 
 struct pool;
 
@@ -81,6 +83,10 @@ enum pool_event_type {
 	POOL_READY,		/* w reported ready */
 	POOL_NOT_READY,		/* w was not ready within ready_timeout: it
 				 * is being stopped */
+	POOL_CANNOT_RUN,	/* the first exec report after pool_start was
+				 * slot's failure (err): COMMAND cannot run;
+				 * the pool is stopping, its other workers
+				 * are killed unseen (no events) */
 };
 
 struct pool_event {
@@ -130,6 +136,11 @@ struct pool_conf {
 	int max_restarts;	/* give up after more quick deaths than this */
 	int64_t restart_window;	/* within this long (ns); 0: no limit */
 	int ready;		/* workers report readiness (pool_ready) */
+	const struct cgroup *cgroup;	/* NULL, or each worker runs in its
+				 * own cgroup (worker-SLOT.PID) made in this
+				 * one; its KILL is cgroup.kill, and once it is
+				 * reaped what is left of its tree is KILLed
+				 * and the cgroup removed when empty */
 	int64_t ready_timeout;	/* ns a worker has for it */
 };
 
@@ -138,8 +149,13 @@ struct pool_conf {
 struct pool *pool_new(struct loop *l, const struct pool_conf *conf,
     const struct pool_ops *ops);
 
-/* Start every slot. 0, or -1 with errno when COMMAND cannot run at all
- * (the first start failed; nothing was started). */
+/* Start every slot: fork up to POOL_START_BATCH workers at once and
+ * return; the loop collects their exec reports and forks the rest as
+ * reports come in. A worker is not STARTED until its exec is reported;
+ * until then USR1/USR2/WINCH skip it and a stop sends it the stop signal
+ * (it may end before its exec). 0, or -1 with errno when not even the
+ * first fork succeeded (nothing was started). A COMMAND that cannot be
+ * exec'd comes later, as POOL_CANNOT_RUN. */
 int pool_start(struct pool *p);
 
 /* Reap exited children (call on SIGCHLD). 0, or -1 with errno. */
@@ -177,7 +193,8 @@ void pool_hold(struct pool *p);
 
 /* Wanted workers; current workers (slots filled; with readiness, a
  * slot's old worker stays current until its successor is ready); live workers (current
- * and retiring); 1 once stopping. */
+ * and retiring, plus with conf.cgroup the reaped workers' cgroups not
+ * empty yet); 1 once stopping. */
 int pool_size(const struct pool *p);
 int pool_current(const struct pool *p);
 /* Current workers that are up: ready ones with conf.ready, else all. */

@@ -609,7 +609,7 @@ child_run(char *const argv[], const struct spawn_opts *o, int efd,
 }
 
 pid_t
-spawn_start(char *const argv[], const struct spawn_opts *opts)
+spawn_fork(char *const argv[], const struct spawn_opts *opts, int *report)
 {
 	static const struct spawn_opts defaults = {
 		.in = -1, .out = -1, .err = -1,
@@ -617,8 +617,7 @@ spawn_start(char *const argv[], const struct spawn_opts *opts)
 	const struct spawn_opts *o = opts ? opts : &defaults;
 	sigset_t all, old;
 	pid_t pid, parent = getpid();
-	int pfd[2], e, st;
-	ssize_t n;
+	int pfd[2], e;
 
 	if (pipe2(pfd, O_CLOEXEC) < 0)
 		return -1;
@@ -631,20 +630,48 @@ spawn_start(char *const argv[], const struct spawn_opts *opts)
 	}
 	e = errno;
 	sigprocmask(SIG_SETMASK, &old, NULL);
+	/* Closed before any later fork, so only this child holds it. */
 	close(pfd[1]);
 	if (pid < 0) {
 		close(pfd[0]);
 		errno = e;
 		return -1;
 	}
+	*report = pfd[0];
+	return pid;
+}
+
+int
+spawn_report(int fd)
+{
+	ssize_t n;
+	int e;
+
 	do
-		n = read(pfd[0], &e, sizeof(e));
+		n = read(fd, &e, sizeof(e));
 	while (n < 0 && errno == EINTR);
-	close(pfd[0]);
 	if (n == 0)
-		return pid;
+		return 0;
 	if (n != (ssize_t)sizeof(e))
 		e = n < 0 ? errno : EIO;
+	errno = e;
+	return -1;
+}
+
+pid_t
+spawn_start(char *const argv[], const struct spawn_opts *opts)
+{
+	pid_t pid;
+	int fd, e, st;
+
+	if ((pid = spawn_fork(argv, opts, &fd)) < 0)
+		return -1;
+	if (spawn_report(fd) == 0) {
+		close(fd);
+		return pid;
+	}
+	e = errno;
+	close(fd);
 	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
 		;
 	errno = e;

@@ -35,6 +35,21 @@ struct spawn_opts {
  * every disposition reset to default, and only 0, 1, 2 and `pass` open. */
 pid_t spawn_start(char *const argv[], const struct spawn_opts *o);
 
+/* spawn_start in two halves, for starting many children at once: fork
+ * the child and return its pid without waiting, with *report the read
+ * end of its report pipe (close-on-exec, blocking; the caller closes
+ * it). 0 with *report untouched is never returned: -1 with errno on a
+ * pipe or fork error. The caller reaps the child in every case. */
+pid_t spawn_fork(char *const argv[], const struct spawn_opts *o,
+    int *report);
+
+/* Read a report fd of spawn_fork (blocks until the child has got that
+ * far; poll it for readability first to never block): 0 once the child
+ * has exec'd (or died before exec without a report, e.g. killed), -1
+ * with errno: the child's exec errno (it exits 127 right after), or the
+ * read's error. */
+int spawn_report(int fd);
+
 /* timeout(1)/env(1) status for an exec errno: 127 for ENOENT/ENOTDIR,
  * 126 otherwise. */
 int spawn_exec_status(int err);
