@@ -1533,10 +1533,12 @@ lease_reclaim(struct store *s)
 	struct flock fl;
 	struct stat sb;
 	struct rec r;
-	char *buf, *at;
+	char *buf, *at, *dot, self[24];
 	int64_t now, due;
 	DIR *d;
 	int dfd, fd, n = 0, ok;
+
+	snprintf(self, sizeof(self), "%ld", (long)getpid());
 
 	if ((dfd = lease_dirfd(s)) < 0)
 		return 0;
@@ -1556,6 +1558,12 @@ lease_reclaim(struct store *s)
 				s->next_due = due;
 			continue;	/* delayed, not yet due */
 		}
+		/* Our own (a runner may hold many): an fcntl lock never
+		 * conflicts with its own process's, so the test below
+		 * would take them for a dead holder's. */
+		if (at == NULL && (dot = strchr(de->d_name, '.')) != NULL &&
+		    strcmp(dot + 1, self) == 0)
+			continue;
 		fd = openat_retry(dfd, de->d_name, O_RDONLY | O_CLOEXEC);
 		if (fd < 0)
 			continue;
