@@ -64,6 +64,7 @@ struct relay {
 	int64_t backoff;
 	int64_t kill_at;	/* TERM sent: KILL then (0 none) */
 	int started;		/* a filter has run once */
+	const char *why;	/* why we stopped the filter, NULL none */
 	size_t tail_len;
 	char tail[TAIL_MAX];
 };
@@ -182,17 +183,17 @@ slot_fail(struct relay *r, struct slot *sl, int ws, const char *why)
 }
 
 /* Every leased message goes back: those the filter got (a byte of
- * them written) as failed with ws when lost is set, the rest as they
- * were. The stream starts over. */
+ * them written) as failed with ws (or why) when lost is set, the rest
+ * as they were. The stream starts over. */
 static void
-window_release(struct relay *r, int lost, int ws)
+window_release(struct relay *r, int lost, int ws, const char *why)
 {
 	struct slot *sl;
 
 	while (r->n > 0) {
 		sl = slot_at(r, 0);
 		if (lost && sl->start < r->wrote)
-			slot_fail(r, sl, ws, NULL);
+			slot_fail(r, sl, ws, why);
 		else
 			store_settle(r->s, &sl->l, STORE_ASIS);
 		slot_drop(r);
@@ -256,6 +257,7 @@ filter_start(struct relay *r)
 	r->ferr = err[0];
 	r->tail_len = 0;
 	r->kill_at = 0;
+	r->why = NULL;
 	r->started = 1;
 	io_records_free(&r->in);
 	io_records_init(&r->in, r->fout, r->c->delim, r->c->max);
@@ -362,6 +364,8 @@ replies_read(struct relay *r)
 				return -1;
 			fd_close(r, &r->fout);
 			/* Nothing more can be answered: it must go. */
+			if (r->pid > 0 && r->n > 0 && r->why == NULL)
+				r->why = "ended its output";
 			filter_kill(r, SIGTERM);
 			return 0;
 		}
@@ -374,6 +378,8 @@ replies_read(struct relay *r)
 			    "record it was not given; stopping it",
 			    r->c->name);
 			fd_close(r, &r->fout);
+			if (r->why == NULL)
+				r->why = "replied to a record it was not given";
 			filter_kill(r, SIGTERM);
 			return 0;
 		}
@@ -414,6 +420,8 @@ feed(struct relay *r)
 			if (errno != EAGAIN) {
 				/* Its stdin is gone: it cannot answer. */
 				fd_close(r, &r->fin);
+				if (r->why == NULL)
+					r->why = "ended its input";
 				filter_kill(r, SIGTERM);
 			}
 			return;
@@ -617,10 +625,14 @@ reap(struct relay *r)
 		if (!r->stopping)
 			r->ending = 0;	/* drained before: not any more */
 
+		/* Our TERM after it misbehaved: say what it did. */
+		const char *why = r->why && r->kill_at && WIFSIGNALED(ws) ?
+		    r->why : NULL;
+
 		say(r, STORE_WARN, 0, "%s: the filter %s with %zu records "
-		    "unanswered", r->c->name, spawn_status_text(ws, what,
-		    sizeof(what)), r->n);
-		window_release(r, 1, ws);
+		    "unanswered", r->c->name, why ? why :
+		    spawn_status_text(ws, what, sizeof(what)), r->n);
+		window_release(r, 1, ws, why);
 	} else {
 		buf_clear(&r->out);
 		r->wrote = r->queued = 0;
@@ -730,7 +742,7 @@ relay_run(struct store *s, const struct relay_conf *c)
 		;	/* the caller says why it could not run */
 	else if (st < 0)
 		say(&r, STORE_ERROR, e, "%s: stopping", c->name);
-	window_release(&r, 0, 0);
+	window_release(&r, 0, 0, NULL);
 	if (r.pid > 0) {
 		/* Going because we failed: it must not outlive us. */
 		fd_close(&r, &r.fin);
