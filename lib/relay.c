@@ -65,6 +65,7 @@ struct relay {
 	int64_t kill_at;	/* TERM sent: KILL then (0 none) */
 	int started;		/* a filter has run once */
 	const char *why;	/* why we stopped the filter, NULL none */
+	int sent;		/* the last signal we sent it, 0 none */
 	size_t tail_len;
 	char tail[TAIL_MAX];
 };
@@ -258,6 +259,7 @@ filter_start(struct relay *r)
 	r->tail_len = 0;
 	r->kill_at = 0;
 	r->why = NULL;
+	r->sent = 0;
 	r->started = 1;
 	io_records_free(&r->in);
 	io_records_init(&r->in, r->fout, r->c->delim, r->c->max);
@@ -284,6 +286,7 @@ filter_kill(struct relay *r, int sig)
 {
 	if (r->pid > 0) {
 		kill(r->pid, sig);
+		r->sent = sig;
 		if (sig != SIGKILL && r->kill_at == 0)
 			r->kill_at = clock_mono() + KILL_AFTER;
 	}
@@ -626,8 +629,8 @@ reap(struct relay *r)
 			r->ending = 0;	/* drained before: not any more */
 
 		/* Our TERM after it misbehaved: say what it did. */
-		const char *why = r->why && r->kill_at && WIFSIGNALED(ws) ?
-		    r->why : NULL;
+		const char *why = r->why && WIFSIGNALED(ws) &&
+		    WTERMSIG(ws) == r->sent ? r->why : NULL;
 
 		say(r, STORE_WARN, 0, "%s: the filter %s with %zu records "
 		    "unanswered", r->c->name, why ? why :
