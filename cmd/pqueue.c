@@ -588,7 +588,7 @@ stream_store(struct pq *p, struct store *s, const char *name,
 		st = spawn_exec_status(errno);
 	}
 	store_close(c.to);
-	return st < 0 ? 1 : st;
+	return st < 0 ? 125 : st;
 }
 
 /* ---- System V queues ---- */
@@ -1198,6 +1198,10 @@ dispatch(struct pq *p, const char *cmd, int argc, char **argv,
 	if (strncmp(spec, "redis:", 6) == 0)
 		return redis_cmd(p, cmd, spec, argc, argv, o);
 	if (strcmp(cmd, "run") == 0) {
+		if (optind < argc && argv[optind][0] == '-' &&
+		    strcmp(argv[optind], "--") != 0)
+			die(2, "run: option '%s' after QUEUE (options go "
+			    "before it)", argv[optind]);
 		if (optind < argc && strcmp(argv[optind], "--") == 0)
 			optind++;
 		if (optind >= argc)

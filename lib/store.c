@@ -143,6 +143,7 @@ struct store {
 	int64_t push_due;	/* store_push_delay: 0 none */
 	int64_t next_due;	/* earliest delayed message, wall ns */
 	int64_t scanned;	/* last look at lease/, monotonic ns */
+	struct timespec opened;	/* wall time of store_open */
 	unsigned long made;	/* delayed files made by this process */
 };
 
@@ -894,6 +895,8 @@ store_open(struct store **sp, const char *path, int flags,
 	if (h != NULL)
 		s->h = *h;
 	s->sfd = s->wfd = s->rfd = s->watch = -1;
+	/* The clock file times come from: any lease we make is as new. */
+	clock_gettime(CLOCK_REALTIME_COARSE, &s->opened);
 	s->wseg = s->rseg = UINT64_MAX;
 	if (strlen(path) >= sizeof(s->path) - 64) {
 		free(s);
@@ -1558,15 +1561,21 @@ lease_reclaim(struct store *s)
 				s->next_due = due;
 			continue;	/* delayed, not yet due */
 		}
-		/* Our own (a runner may hold many): an fcntl lock never
-		 * conflicts with its own process's, so the test below
-		 * would take them for a dead holder's. */
-		if (at == NULL && (dot = strchr(de->d_name, '.')) != NULL &&
-		    strcmp(dot + 1, self) == 0)
-			continue;
 		fd = openat_retry(dfd, de->d_name, O_RDONLY | O_CLOEXEC);
 		if (fd < 0)
 			continue;
+		/* Our own (a runner may hold many): an fcntl lock never
+		 * conflicts with its own process's, so the test below
+		 * would take them for a dead holder's. One made before
+		 * we opened the queue is a dead namesake's (pid reuse). */
+		if (at == NULL && (dot = strchr(de->d_name, '.')) != NULL &&
+		    strcmp(dot + 1, self) == 0 && fstat(fd, &sb) == 0 &&
+		    (sb.st_mtim.tv_sec > s->opened.tv_sec ||
+		    (sb.st_mtim.tv_sec == s->opened.tv_sec &&
+		    sb.st_mtim.tv_nsec >= s->opened.tv_nsec))) {
+			close(fd);
+			continue;
+		}
 		memset(&fl, 0, sizeof(fl));
 		fl.l_type = F_RDLCK;
 		fl.l_whence = SEEK_SET;

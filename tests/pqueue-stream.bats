@@ -111,6 +111,20 @@ children() {
 	diff all <(seq 1 200)
 }
 
+@test "pqueue run --stream: a dead holder's lease named with our own pid still comes back" {
+	pqueue push jobs hello
+	# A runner killed -9 while it held the message leaves its lease.
+	pqueue run jobs -- sh -c 'kill -9 $PPID; sleep 1' || true
+	[ "$(pqueue len jobs)" = 0 ]
+	# Renamed to the pid the next pqueue will have (pid reuse), and
+	# made before it started: not one of its own leases.
+	run -0 sh -c 'd=$PQUEUE_DIR/jobs/lease; l=$(ls "$d")
+	    mv "$d/$l" "$d/${l%%.*}.$$"; touch -d "-1 hour" "$d"/*
+	    exec pqueue run --stream jobs -- sed -u "s/^/r/"'
+	[ "$output" = rhello ]
+	[ "$(leased jobs)" = 0 ]
+}
+
 @test "pqueue run --stream: bad input is one line, exit 2, nothing consumed" {
 	seq 1 5 | pqueue push jobs
 	local bad
@@ -128,6 +142,8 @@ children() {
 	[ "$stderr" = "pqueue: run: COMMAND missing" ]
 	run -2 --separate-stderr pqueue run --stream jobs --
 	[ "$stderr" = "pqueue: run: COMMAND missing" ]
+	run -2 --separate-stderr pqueue run -f jobs --stream --to res -- cat
+	[ "$stderr" = "pqueue: run: option '--stream' after QUEUE (options go before it)" ]
 	run -2 --separate-stderr pqueue run --window 4 jobs -- cat
 	[ "$stderr" = "pqueue: run: --to, --window and --grace need --stream" ]
 	[ "$(pqueue len jobs)" = 5 ]
