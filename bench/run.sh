@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.."
 PKIT_BUILD=${PKIT_BUILD:-$PWD/build}
 BENCH_QUICK=${BENCH_QUICK:-0}
 export PKIT_BUILD BENCH_QUICK
-SCRIPTS="pqueue prefork pkillall-title rss preap palarm daemonize redis"
+SCRIPTS="pqueue prefork pkillall-title rss preap palarm daemonize redis stream"
 out=bench/RESULTS.md
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

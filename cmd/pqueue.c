@@ -41,6 +41,7 @@
 #include "parse.h"
 #include "qrun.h"
 #include "qshow.h"
+#include "relay.h"
 #include "rstream.h"
 #include "spawn.h"
 #include "store.h"
@@ -81,6 +82,10 @@ struct opts {
 	int64_t delay;		/* push --delay, 0 none */
 	int64_t retry_delay;	/* run --retry-delay, 0 none */
 	int64_t retry_max;	/* run --retry-max */
+	int stream;		/* run --stream */
+	long long window;	/* run --window */
+	const char *to;		/* run --to QUEUE */
+	int64_t grace;		/* run --grace */
 };
 
 static const int stop_sigs[] = { SIGTERM, SIGINT, SIGHUP };
@@ -556,6 +561,32 @@ run_store(struct pq *p, struct store *s, const char *name,
 	return done == 1 && !o->forever ? last : 0;
 }
 
+/* run --stream: every message through one FILTER (lib/relay). */
+static int
+stream_store(struct pq *p, struct store *s, const char *name,
+    const struct opts *o, char **argv)
+{
+	struct relay_conf c = { .argv = argv, .delim = p->delim,
+	    .window = o->window ? (size_t)o->window : RELAY_WINDOW,
+	    .forever = o->forever, .max_attempts = o->max_attempts,
+	    .retry_delay = o->retry_delay, .retry_max = o->retry_max,
+	    .grace = o->grace >= 0 ? o->grace : 10 * NS_PER_SEC,
+	    .max = o->max, .out = STDOUT_FILENO, .loop = p->loop,
+	    .stop = &p->stop, .report = on_report, .name = name };
+	char path[PATH_MAX];
+	int st;
+
+	if (o->to != NULL)
+		c.to = q_open(p, o->to, STORE_CREATE, path, sizeof(path));
+	if ((st = relay_run(s, &c)) < 0 && (errno == ENOENT ||
+	    errno == EACCES || errno == ENOEXEC || errno == ENOTDIR)) {
+		warn("cannot run '%s':", argv[0]);
+		st = spawn_exec_status(errno);
+	}
+	store_close(c.to);
+	return st < 0 ? 125 : st;
+}
+
 /* ---- System V queues (lib/sysvq) ---- */
 
 static int
@@ -695,6 +726,9 @@ static const char usage_text[] =
 "  pop  [-0] [-n | -w TIMEOUT] [-c COUNT | -f] QUEUE\n"
 "  run  [-0] [-f] [-c COUNT] [--max-attempts N] [--retry-delay D]\n"
 "       [--retry-max D] QUEUE -- COMMAND [ARG]...\n"
+"  run  --stream [-0] [-f] [--window N] [--to QUEUE] [--grace D]\n"
+"       [--max-attempts N] [--retry-delay D] [--retry-max D]\n"
+"       QUEUE -- FILTER [ARG]...\n"
 "  peek [-0] QUEUE | len QUEUE | stat [--json] [QUEUE] | ls [--json]\n"
 "  purge QUEUE\n"
 "  dead [-0] [--requeue | -l] QUEUE\n"
@@ -713,6 +747,10 @@ static const char usage_text[] =
 "  --consumer NAME     run, redis: consumer name (default HOST:PID)\n"
 "  --retry-delay D     run: wait D before the first retry, doubling after\n"
 "  --retry-max D       run: the longest wait between retries (default 10m)\n"
+"  --stream            run: one FILTER for all messages, one reply line each\n"
+"  --window N          run --stream: messages leased at once (default 64)\n"
+"  --to QUEUE          run --stream: push the replies there (default stdout)\n"
+"  --grace D           run --stream: on TERM, wait D for replies (default 10s)\n"
 "  --requeue           dead: move the dead letters back to the queue\n"
 "  --json              stat, ls: one JSON object per queue and line\n"
 "  --help              this text\n"
@@ -762,6 +800,10 @@ parse_sub(struct pq *p, const char *cmd, int argc, char **argv,
 		{ "consumer", required_argument, NULL, 'C' },
 		{ "retry-delay", required_argument, NULL, 'D' },
 		{ "retry-max", required_argument, NULL, 'M' },
+		{ "stream", no_argument, NULL, 'S' },
+		{ "window", required_argument, NULL, 'W' },
+		{ "to", required_argument, NULL, 'T' },
+		{ "grace", required_argument, NULL, 'g' },
 		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
 	}, lo_small[] = {
 		{ "requeue", no_argument, NULL, 'r' },
@@ -818,6 +860,22 @@ parse_sub(struct pq *p, const char *cmd, int argc, char **argv,
 				    "delay" : c == 'D' ? "retry-delay" :
 				    "retry-max", optarg);
 			break;
+		case 'S':
+			o->stream = 1;
+			break;
+		case 'T':
+			o->to = optarg;
+			break;
+		case 'W':
+			if (int_parse(optarg, 1, RELAY_WINDOW_MAX,
+			    &o->window) < 0)
+				die(2, "run: bad --window '%s' (1 to %d)",
+				    optarg, RELAY_WINDOW_MAX);
+			break;
+		case 'g':
+			if (duration_parse(optarg, &o->grace) < 0)
+				die(2, "run: bad --grace '%s'", optarg);
+			break;
 		case 'c':
 			if (int_parse(optarg, 1, LLONG_MAX, &o->count) < 0)
 				die(2, "%s: bad COUNT '%s'", cmd, optarg);
@@ -859,6 +917,10 @@ parse_sub(struct pq *p, const char *cmd, int argc, char **argv,
 		die(2, "pop: -n and -w exclude each other");
 	if (o->forever && counted)
 		die(2, "%s: -c and -f exclude each other", cmd);
+	if (!o->stream && (o->to || o->window || o->grace >= 0))
+		die(2, "run: --to, --window and --grace need --stream");
+	if (o->stream && counted)
+		die(2, "run: -c excludes --stream");
 	if (o->forever)
 		o->count = -1;
 }
@@ -901,9 +963,17 @@ dispatch(struct pq *p, const char *cmd, int argc, char **argv,
 			return sysv_cmd(p, cmd, spec, argc, argv, o);
 		die(2, "%s: not available for System V queues", cmd);
 	}
+	if (o->stream && (sysv || strncmp(spec, "redis:", 6) == 0 ||
+	    (o->to && strncmp(o->to, "redis:", 6) == 0) ||
+	    (o->to && strncmp(o->to, "sysv:", 5) == 0)))
+		die(2, "run: --stream and --to take local queues only");
 	if (strncmp(spec, "redis:", 6) == 0)
 		return redis_cmd(p, cmd, spec, argc, argv, o);
 	if (strcmp(cmd, "run") == 0) {
+		if (optind < argc && argv[optind][0] == '-' &&
+		    strcmp(argv[optind], "--") != 0)
+			die(2, "run: option '%s' after QUEUE (options go "
+			    "before it)", argv[optind]);
 		if (optind < argc && strcmp(argv[optind], "--") == 0)
 			optind++;
 		if (optind >= argc)
@@ -918,6 +988,8 @@ dispatch(struct pq *p, const char *cmd, int argc, char **argv,
 		printf("%lld\n", n);
 		return 0;
 	}
+	if (o->to != NULL)	/* a bad name consumes nothing */
+		q_path(p, o->to, &st, path, sizeof(path));
 	if (!strcmp(cmd, "pop") || !strcmp(cmd, "run"))
 		loop_setup(p);	/* stops are seen from here on */
 	if (!strcmp(cmd, "stat"))
@@ -951,7 +1023,9 @@ dispatch(struct pq *p, const char *cmd, int argc, char **argv,
 			out_setup(p);
 			out_watch_errors(p);
 			st = pop_store(p, s, o);
-		} else
+		} else if (o->stream)
+			st = stream_store(p, s, spec, o, argv + optind);
+		else
 			st = run_store(p, s, spec, o, argv + optind);
 	} else
 		st = cmd_small(p, cmd, s, spec, o);
@@ -1002,7 +1076,8 @@ main(int argc, char **argv)
 	};
 	struct pq p = { .delim = '\n' };
 	struct opts o = { .timeout = -1, .count = 1, .max_attempts = 5,
-	    .max = 1 << 20, .lease = -1, .retry_max = 600 * NS_PER_SEC };
+	    .max = 1 << 20, .lease = -1, .retry_max = 600 * NS_PER_SEC,
+	    .grace = -1 };
 	const char *cmd;
 	int st;
 

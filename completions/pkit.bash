@@ -82,7 +82,7 @@ EOF
 		run) cat <<'EOF'
 flag -0 -f --stream? -h --help
 queue --to?
-value -c --max-attempts --window? --retry-delay?
+value -c --max-attempts --window? --retry-delay? --grace?
 EOF
 		;;
 		dead) cat <<'EOF'

@@ -157,6 +157,7 @@ struct store {
 	int64_t push_due;	/* store_push_delay: 0 none */
 	int64_t next_due;	/* earliest delayed message, wall ns */
 	int64_t scanned;	/* last look at lease/, monotonic ns */
+	struct timespec opened;	/* wall time of store_open */
 	unsigned long made;	/* delayed files made by this process */
 };
 
@@ -1026,6 +1027,8 @@ store_open(struct store **sp, const char *path, int flags,
 	if (h != NULL)
 		s->h = *h;
 	s->sfd = s->wfd = s->rfd = s->watch = -1;
+	/* The clock file times come from: any lease we make is as new. */
+	clock_gettime(CLOCK_REALTIME_COARSE, &s->opened);
 	s->wseg = s->rseg = UINT64_MAX;
 	if (strlen(path) >= sizeof(s->path) - 64) {
 		free(s);
@@ -1772,10 +1775,12 @@ lease_reclaim(struct store *s)
 	struct flock fl;
 	struct stat sb;
 	struct rec r;
-	char *buf, *at;
+	char *buf, *at, *dot, self[24];
 	int64_t now, due;
 	DIR *d;
 	int dfd, fd, n = 0, ok;
+
+	snprintf(self, sizeof(self), "%ld", (long)getpid());
 
 	if ((dfd = lease_dirfd(s)) < 0)
 		return 0;
@@ -1800,6 +1805,18 @@ lease_reclaim(struct store *s)
 		fd = openat_retry(dfd, de->d_name, O_RDONLY | O_CLOEXEC);
 		if (fd < 0)
 			continue;
+		/* Our own (a runner may hold many): an fcntl lock never
+		 * conflicts with its own process's, so the test below
+		 * would take them for a dead holder's. One made before
+		 * we opened the queue is a dead namesake's (pid reuse). */
+		if (at == NULL && (dot = strchr(de->d_name, '.')) != NULL &&
+		    strcmp(dot + 1, self) == 0 && fstat(fd, &sb) == 0 &&
+		    (sb.st_mtim.tv_sec > s->opened.tv_sec ||
+		    (sb.st_mtim.tv_sec == s->opened.tv_sec &&
+		    sb.st_mtim.tv_nsec >= s->opened.tv_nsec))) {
+			close(fd);
+			continue;
+		}
 		memset(&fl, 0, sizeof(fl));
 		fl.l_type = F_RDLCK;
 		fl.l_whence = SEEK_SET;
