@@ -50,7 +50,9 @@ endif
 PKIT_CPPFLAGS = -D_DEFAULT_SOURCE -DPKIT_VERSION='"$(VERSION)"' -Ilib
 ALL_CFLAGS = -std=c11 $(WARN) $(PKIT_CPPFLAGS) $(CPPFLAGS) $(CFLAGS) \
              $(SANFLAGS) -MMD -MP
-ALL_LDFLAGS = $(SANFLAGS) $(LDFLAGS)
+# The printf family goes to lib/fmt.c (see there: RSS at rest).
+FMT_WRAP = -Wl,--wrap=snprintf,--wrap=vsnprintf,--wrap=sprintf,--wrap=vasprintf
+ALL_LDFLAGS = $(SANFLAGS) $(LDFLAGS) $(FMT_WRAP)
 
 PROGS   = $(sort $(basename $(notdir $(wildcard cmd/*.c))))
 LIBOBJ  = $(patsubst lib/%.c,$(B)/lib/%.o,$(wildcard lib/*.c))
