@@ -119,47 +119,11 @@ load1=$(cut -d' ' -f1-3 /proc/loadavg)
 	}' "$BENCH_ROWS"
 	echo
 	cat "$tmp/body"
-	[ -f bench/NOTES.md ] && sed '/^<!-- README table -->$/,/^<!-- end README table -->$/d' bench/NOTES.md
+	[ -f bench/NOTES.md ] && cat bench/NOTES.md
 } > "$tmp/results"
 cp "$tmp/results" "$out"
 echo "bench: wrote $out in $secs s${failed:+; failed: $failed}" >&2
 
-# The README's table: every paired row, one line each, written into
-# bench/NOTES.md between its README table markers (kept out of RESULTS.md).
-{
-	echo "<!-- README table -->"
-	echo "## README table"
-	echo
-	echo "From \`make bench\` on $(date -u '+%Y-%m-%d') ($(nproc) cores; load before $load0)."
-	[ "$BENCH_QUICK" = 1 ] && echo "QUICK MODE: format only, not figures to publish."
-	[ -n "${BENCH_NOTE:-}" ] && echo "$BENCH_NOTE"
-	echo "Each row alternates peer and pkit run by run; the ratio is the median"
-	echo "of the pairs' pkit/peer ratios, with their min-max spread."
-	echo
-	echo "| program | what | peer command | peer | pkit | pkit/peer (spread) | target |"
-	echo "|---|---|---|---|---|---|---|"
-	awk -F '\t' '
-	function cell(s) { gsub(/\|/, "\\|", s); return s }
-	function num(x) {
-		a = x < 0 ? -x : x
-		if (a >= 1e6) return sprintf("%.3g M", x / 1e6)
-		if (a >= 1e4) return sprintf("%.3g k", x / 1e3)
-		if (a >= 100) return sprintf("%.0f", x)
-		return sprintf("%.3g", x)
-	}
-	$4 != "" {
-		t = $11 == "-" ? "" : cell($11) " " ($12 == "met" ? "(met)" : "(**" $12 "**)")
-		printf "| %s | %s | `%s` | %s %s | %s %s | %s× (%s–%s) | %s |\n",
-		    $1, cell($2), cell($4), num($6), $3, num($7), $3, num($8),
-		    num($9), num($10), t
-	}' "$BENCH_ROWS"
-	echo
-	echo "<!-- end README table -->"
-} > "$tmp/readme"
-if [ -f bench/NOTES.md ]; then
-	sed '/^<!-- README table -->$/,/^<!-- end README table -->$/d' bench/NOTES.md \
-	    > "$tmp/notes"
-	cat "$tmp/readme" "$tmp/notes" > bench/NOTES.md
-	echo "bench: wrote the README table at the top of bench/NOTES.md" >&2
-fi
+# The README's table comes from RESULTS.md: sh bench/readme-table.sh
+# [--update README.md].
 [ -z "$failed" ]
