@@ -107,7 +107,7 @@ put_str(struct out *o, const struct spec *sp, const char *s, size_t len)
 static int
 digits(const char **f)
 {
-	long v = 0;
+	long long v = 0;
 
 	for (; **f >= '0' && **f <= '9'; (*f)++) {
 		v = v * 10 + (**f - '0');
