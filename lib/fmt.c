@@ -69,12 +69,12 @@ put_int(struct out *o, const struct spec *sp, uintmax_t v, int neg,
 	char d[3 * sizeof(uintmax_t)];
 	size_t nd = 0, zeros = 0, total, fill;
 
-	while (v != 0) {
+	do {
 		d[sizeof(d) - 1 - nd++] = dig[v % base];
 		v /= base;
-	}
-	if (sp->prec < 0 && nd == 0)
-		d[sizeof(d) - 1 - nd++] = '0';
+	} while (v != 0);
+	if (sp->prec == 0 && nd == 1 && d[sizeof(d) - 1] == '0')
+		nd = 0;		/* "%.0d" of 0: no digit at all */
 	if (sp->prec >= 0 && (size_t)sp->prec > nd)
 		zeros = (size_t)sp->prec - nd;
 	total = (neg ? 1 : 0) + zeros + nd;
