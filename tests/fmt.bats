@@ -6,7 +6,9 @@ bats_require_minimum_version 1.5.0
 load helpers
 
 @test "fmt: every format pkit formats, and every one handed over, matches the libc's" {
-	run -0 fmtcheck 20
+	# stderr apart: ASan's printf interceptor warns about "%5%", a
+	# format fmtcheck gives the libc on purpose.
+	run -0 --separate-stderr fmtcheck 20
 	[ "${#lines[@]}" -eq 1 ]
 	[[ ${lines[0]} =~ ^[0-9]+\ checked,\ 0\ differ$ ]]
 }
