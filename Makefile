@@ -48,9 +48,16 @@ SANFLAGS = -fsanitize=address,undefined -fno-sanitize-recover=all \
 endif
 
 PKIT_CPPFLAGS = -D_DEFAULT_SOURCE -DPKIT_VERSION='"$(VERSION)"' -Ilib
+# One section per function, and the linker drops what no program calls:
+# every page of a program's own code counts in its resident set (the
+# kernel maps 64 KiB around each fault), 8-24 KiB less per program.
+GC_CFLAGS = -ffunction-sections -fdata-sections
+GC_LDFLAGS = -Wl,--gc-sections
 ALL_CFLAGS = -std=c11 $(WARN) $(PKIT_CPPFLAGS) $(CPPFLAGS) $(CFLAGS) \
-             $(SANFLAGS) -MMD -MP
-ALL_LDFLAGS = $(SANFLAGS) $(LDFLAGS)
+             $(GC_CFLAGS) $(SANFLAGS) -MMD -MP
+# The printf family goes to lib/fmt.c (see there: RSS at rest).
+FMT_WRAP = -Wl,--wrap=snprintf,--wrap=vsnprintf,--wrap=sprintf,--wrap=vasprintf
+ALL_LDFLAGS = $(SANFLAGS) $(LDFLAGS) $(GC_LDFLAGS) $(FMT_WRAP)
 
 PROGS   = $(sort $(basename $(notdir $(wildcard cmd/*.c))))
 LIBOBJ  = $(patsubst lib/%.c,$(B)/lib/%.o,$(wildcard lib/*.c))

@@ -9,11 +9,18 @@
 #   daemonize -N -w 60 -- sleep 1000      (waiting for readiness)
 #   prefork -n 1 -- pfworker -s           (master, one idle worker)
 #   pqueue pop -f q                       (blocked on an empty queue)
+#   pqueue run -f q -- cat                (the same, with a command to run)
 #   palarm 50ms > FILE                    (ticking, after REST of ticks)
 #   preap -- sleep 1000                   (waiting for its child)
 #   pkillall-title -0 -w -t 60 TITLE      (waiting for a process to exit)
-# Why it is fair: the same dynamic libc, the same wait, the same reading;
-# only the program differs. dumb-init's figure is printed for reference.
+# daemonize leaves no process of its own behind a started daemon: its
+# row is the foreground wait for the daemon's readiness (-N -w), the
+# longest it stays. Why it is fair: the same dynamic libc, the same wait,
+# the same reading; only the program differs. RSS counts the libc pages a
+# program has touched (the kernel maps them 64 KiB around each fault, at
+# an address that ASLR moves by whole pages), so one run can differ from
+# the next by 100 KiB for tini as for pkit: hence pairs and medians.
+# dumb-init's figure is printed for reference.
 #
 #   BENCH_QUICK=1 sh bench/rss.sh
 set -u
@@ -62,6 +69,7 @@ row "daemonize -N -w 60 -- sleep 1000" \
     "'$B/daemonize' -N -w 60 -p '$W/d.pid' -- sleep 1000"
 row "prefork -n 1 -- pfworker -s" "'$B/prefork' -n 1 -t '$T-pf' -- '$B/helpers/pfworker' -s"
 row "pqueue pop -f q" "'$B/pqueue' -d '$W/q' pop -f q"
+row "pqueue run -f q -- cat" "'$B/pqueue' -d '$W/q' run -f q -- cat"
 row "palarm 50ms > FILE" "'$B/palarm' 50ms"
 row "preap -- sleep 1000" "'$B/preap' -- sleep 1000"
 row "pkillall-title -0 -w -t 60 TITLE" "'$B/pkillall-title' -0 -w -t 60 '$T-watched'"

@@ -6,7 +6,12 @@
 #
 # Every row is paired (bench/lib.sh). BENCH_QUICK=1 cuts every row to a
 # few seconds and marks RESULTS.md as a format check. The scripts run in
-# a fixed list (not bench/*.sh: other scripts there are not benchmarks).
+# a fixed list (not bench/*.sh: other scripts there are not benchmarks);
+# one not there yet is skipped with a note. A script that exits non-zero
+# or a row without a figure is listed under "Failed" at the top, and
+# make bench then exits 1 (after writing RESULTS.md). The whole run is
+# meant to take under 10 minutes on 2 cores; the time of each script is
+# in the header.
 #
 #   sh bench/run.sh            (make bench)
 #   BENCH_QUICK=1 sh bench/run.sh
@@ -15,7 +20,7 @@ cd "$(dirname "$0")/.."
 PKIT_BUILD=${PKIT_BUILD:-$PWD/build}
 BENCH_QUICK=${BENCH_QUICK:-0}
 export PKIT_BUILD BENCH_QUICK
-SCRIPTS="pqueue prefork pkillall-title rss preap palarm daemonize redis stream"
+SCRIPTS="pqueue stream prefork pkillall-title rss preap palarm daemonize redis"
 out=bench/RESULTS.md
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -28,23 +33,37 @@ cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
 load0=$(cut -d' ' -f1-3 /proc/loadavg)
 t0=$(date +%s)
 : > "$tmp/body"
+failed= times=
 for name in $SCRIPTS; do
 	s=bench/$name.sh
+	if [ ! -f "$s" ]; then
+		echo "bench: $s not there, skipped" >&2
+		continue
+	fi
 	echo "bench: $name" >&2
 	ts=$(date +%s)
+	BENCH_SECTION=$name sh "$s" > "$tmp/out" 2>&1
+	st=$?
+	te=$(( $(date +%s) - ts ))
+	times="$times${times:+, }$name $te s"
+	[ "$st" -eq 0 ] || failed="$failed${failed:+, }$name (exit $st)"
 	{
 		echo "## $name"
 		echo
 		echo "Command: \`sh $s\`"
 		echo
 		echo '```'
-		BENCH_SECTION=$name sh "$s" 2>&1
+		cat "$tmp/out"
 		echo '```'
 		echo
-		echo "($(( $(date +%s) - ts )) s)"
+		echo "($te s$([ "$st" -eq 0 ] || echo ", exit $st"))"
 		echo
 	} >> "$tmp/body"
 done
+# Rows without a figure (a run that failed inside a script).
+nofig=$(awk -F '\t' '$4 != "" && ($12 == "no figure" || $8 == "" ||
+    $8 == "nan") { printf "%s%s: %s", n++ ? ", " : "", $1, $2 }' "$BENCH_ROWS")
+[ -n "$nofig" ] && failed="$failed${failed:+, }rows without a figure: $nofig"
 secs=$(( $(date +%s) - t0 ))
 load1=$(cut -d' ' -f1-3 /proc/loadavg)
 
@@ -60,6 +79,8 @@ load1=$(cut -d' ' -f1-3 /proc/loadavg)
 	echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC')"
 	echo "- machine: $(uname -srm), $(nproc) cores, ${cpu:-unknown cpu}"
 	echo "- load average before / after: $load0 / $load1"
+	echo "- time per script: $times"
+	echo "- failed: ${failed:-none}"
 	if [ "$BENCH_QUICK" = 1 ]; then
 		echo
 		echo "**QUICK MODE (BENCH_QUICK=1): every row cut to a few seconds;"
@@ -98,46 +119,11 @@ load1=$(cut -d' ' -f1-3 /proc/loadavg)
 	}' "$BENCH_ROWS"
 	echo
 	cat "$tmp/body"
-	[ -f bench/NOTES.md ] && sed '/^<!-- README table -->$/,/^<!-- end README table -->$/d' bench/NOTES.md
+	[ -f bench/NOTES.md ] && cat bench/NOTES.md
 } > "$tmp/results"
 cp "$tmp/results" "$out"
-echo "bench: wrote $out in $secs s" >&2
+echo "bench: wrote $out in $secs s${failed:+; failed: $failed}" >&2
 
-# The README's table: every paired row, one line each, written into
-# bench/NOTES.md between its README table markers (kept out of RESULTS.md).
-{
-	echo "<!-- README table -->"
-	echo "## README table"
-	echo
-	echo "From \`make bench\` on $(date -u '+%Y-%m-%d') ($(nproc) cores; load before $load0)."
-	[ "$BENCH_QUICK" = 1 ] && echo "QUICK MODE: format only, not figures to publish."
-	[ -n "${BENCH_NOTE:-}" ] && echo "$BENCH_NOTE"
-	echo "Each row alternates peer and pkit run by run; the ratio is the median"
-	echo "of the pairs' pkit/peer ratios, with their min-max spread."
-	echo
-	echo "| program | what | peer command | peer | pkit | pkit/peer (spread) | target |"
-	echo "|---|---|---|---|---|---|---|"
-	awk -F '\t' '
-	function cell(s) { gsub(/\|/, "\\|", s); return s }
-	function num(x) {
-		a = x < 0 ? -x : x
-		if (a >= 1e6) return sprintf("%.3g M", x / 1e6)
-		if (a >= 1e4) return sprintf("%.3g k", x / 1e3)
-		if (a >= 100) return sprintf("%.0f", x)
-		return sprintf("%.3g", x)
-	}
-	$4 != "" {
-		t = $11 == "-" ? "" : cell($11) " " ($12 == "met" ? "(met)" : "(**" $12 "**)")
-		printf "| %s | %s | `%s` | %s %s | %s %s | %s× (%s–%s) | %s |\n",
-		    $1, cell($2), cell($4), num($6), $3, num($7), $3, num($8),
-		    num($9), num($10), t
-	}' "$BENCH_ROWS"
-	echo
-	echo "<!-- end README table -->"
-} > "$tmp/readme"
-if [ -f bench/NOTES.md ]; then
-	sed '/^<!-- README table -->$/,/^<!-- end README table -->$/d' bench/NOTES.md \
-	    > "$tmp/notes"
-	cat "$tmp/readme" "$tmp/notes" > bench/NOTES.md
-	echo "bench: wrote the README table at the top of bench/NOTES.md" >&2
-fi
+# The README's table comes from RESULTS.md: sh bench/readme-table.sh
+# [--update README.md].
+[ -z "$failed" ]

@@ -151,8 +151,10 @@ leading_signal(int argc, char **argv, int *sig)
 	if (argc < 2)
 		return 0;
 	a = argv[1];
-	if (a[0] != '-' || !(isdigit((unsigned char)a[1]) ||
-	    isupper((unsigned char)a[1])) || strcmp(a, "-0") == 0)
+	/* ASCII ranges, not isdigit/isupper: the locale's tables stay out
+	 * of the resident set (and pkit runs in the C locale). */
+	if (a[0] != '-' || !((a[1] >= '0' && a[1] <= '9') ||
+	    (a[1] >= 'A' && a[1] <= 'Z')) || strcmp(a, "-0") == 0)
 		return 0;
 	return signal_parse(a + 1, sig) == 0 && *sig != 0;
 }

@@ -1,5 +1,4 @@
 /* parse: durations, signals, integers, sizes and users, as DESIGN §2 says. */
-#include <ctype.h>
 #include <errno.h>
 #include <grp.h>
 #include <limits.h>
@@ -11,6 +10,14 @@
 #include <strings.h>
 
 #include "parse.h"
+
+/* ASCII by hand, not <ctype.h>: the same in the C locale (pkit never
+ * sets another), and the locale's tables stay out of the resident set. */
+static int
+is_digit(int c)
+{
+	return c >= '0' && c <= '9';
+}
 
 static int
 fail(int err)
@@ -43,14 +50,14 @@ duration_parse(const char *s, int64_t *ns)
 
 	if (s == NULL)
 		return fail(EINVAL);
-	for (; isdigit((unsigned char)*s); s++, digits++) {
+	for (; is_digit(*s); s++, digits++) {
 		if (whole > (INT64_MAX - (*s - '0')) / 10)
 			over = 1;
 		else
 			whole = whole * 10 + (*s - '0');
 	}
 	if (*s == '.') {
-		for (s++; isdigit((unsigned char)*s); s++, digits++) {
+		for (s++; is_digit(*s); s++, digits++) {
 			scale /= 10;
 			frac += (*s - '0') * scale;
 		}
@@ -125,9 +132,9 @@ mag_parse(const char *s, unsigned long long max, unsigned long long *out)
 	unsigned long long v = 0;
 	int over = 0;
 
-	if (!isdigit((unsigned char)*s))
+	if (!is_digit(*s))
 		return fail(EINVAL);
-	for (; isdigit((unsigned char)*s); s++) {
+	for (; is_digit(*s); s++) {
 		if (v > (max - (unsigned)(*s - '0')) / 10)
 			over = 1;
 		else
@@ -160,7 +167,7 @@ signal_parse(const char *s, int *sig)
 
 	if (s == NULL || *s == '\0')
 		return fail(EINVAL);
-	if (isdigit((unsigned char)*s)) {
+	if (is_digit(*s)) {
 		if (uint_parse(s, SIGRTMAX, &n) < 0)
 			return fail(EINVAL);
 		*sig = (int)n;
@@ -174,7 +181,7 @@ signal_parse(const char *s, int *sig)
 			return 0;
 		}
 	if (strncasecmp(s, "RTMIN", 5) == 0 || strncasecmp(s, "RTMAX", 5) == 0) {
-		int max = toupper((unsigned char)s[3]) == 'A';
+		int max = s[3] == 'A' || s[3] == 'a';
 		const char *r = s + 5;
 
 		n = 0;
@@ -247,15 +254,16 @@ size_parse(const char *s, uint64_t *out)
 	const char *p;
 	int over = 0;
 
-	if (s == NULL || !isdigit((unsigned char)*s))
+	if (s == NULL || !is_digit(*s))
 		return fail(EINVAL);
-	for (; isdigit((unsigned char)*s); s++) {
+	for (; is_digit(*s); s++) {
 		if (v > (UINT64_MAX - (uint64_t)(*s - '0')) / 10)
 			over = 1;
 		else
 			v = v * 10 + (uint64_t)(*s - '0');
 	}
-	if (*s != '\0' && (p = strchr(mult, tolower((unsigned char)*s)))) {
+	if (*s != '\0' && (p = strchr(mult, *s >= 'A' && *s <= 'Z' ?
+	    *s - 'A' + 'a' : *s))) {
 		m = (uint64_t)1 << (10 * (p - mult + 1));
 		s++;
 		if (strcasecmp(s, "iB") == 0 || strcasecmp(s, "B") == 0)

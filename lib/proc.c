@@ -122,6 +122,30 @@ make_title(struct reader *r, size_t n, struct proc_info *p)
 
 /* Parse a /proc/PID/stat line. Fields after the last ')' are numbered
  * from 3 (state) as in proc(5). 0 or -1 with EINVAL. */
+/* A decimal number after optional blanks, as the kernel writes them in
+ * /proc (no sign): like strtoull, without pulling the libc's strto*
+ * family (a 64 KiB fault-around window) into a resting -w. 0, or -1 if
+ * there is no digit or it overflows. */
+static int
+dec_parse(const char *s, char **end, unsigned long long *v)
+{
+	unsigned long long n = 0;
+	const char *d;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	for (d = s; *s >= '0' && *s <= '9'; s++) {
+		if (n > (ULLONG_MAX - (unsigned)(*s - '0')) / 10)
+			return -1;
+		n = n * 10 + (unsigned)(*s - '0');
+	}
+	if (s == d)
+		return -1;
+	*end = (char *)s;
+	*v = n;
+	return 0;
+}
+
 static int
 parse_stat(char *buf, struct proc_info *p)
 {
@@ -147,9 +171,7 @@ parse_stat(char *buf, struct proc_info *p)
 			goto bad;
 		s++;
 		if (field + 1 == 4 || field + 1 == 22) {
-			errno = 0;
-			v = strtoull(s, &end, 10);
-			if (end == s || errno != 0)
+			if (dec_parse(s, &end, &v) < 0)
 				goto bad;
 			if (field + 1 == 4)
 				p->ppid = (pid_t)v;
@@ -219,9 +241,7 @@ read_ids(int dirfd, const char *path, struct proc_info *p)
 	}
 	s += 5;
 	for (i = 0; i < 2; i++) {
-		errno = 0;
-		v[i] = strtoull(s, &end, 10);
-		if (end == s || errno != 0) {
+		if (dec_parse(s, &end, &v[i]) < 0) {
 			errno = EINVAL;
 			return -1;
 		}
