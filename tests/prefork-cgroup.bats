@@ -45,6 +45,10 @@ cg_purge() {
 }
 
 local_teardown() {
+	# prefork first: alive, it would refill the cgroups being purged.
+	local k
+	for k in "${PKIT_PIDS[@]}"; do kill -KILL "$k" 2>/dev/null; done
+	for k in "${PKIT_PIDS[@]}"; do wait "$k" 2>/dev/null; done
 	[ -n "$CGP" ] && cg_purge "$CGP"
 	# Any process of the test's tree still alive (by its unique word).
 	local p
