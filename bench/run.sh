@@ -15,12 +15,14 @@
 #
 #   sh bench/run.sh            (make bench)
 #   BENCH_QUICK=1 sh bench/run.sh
+#   PKIT_OLD=OLD/build sh bench/run.sh   (adds regress.sh: this build
+#                               against an older one, paired)
 set -u
 cd "$(dirname "$0")/.."
 PKIT_BUILD=${PKIT_BUILD:-$PWD/build}
 BENCH_QUICK=${BENCH_QUICK:-0}
 export PKIT_BUILD BENCH_QUICK
-SCRIPTS="pqueue stream prefork pkillall-title rss preap palarm daemonize redis"
+SCRIPTS="pqueue stream prefork pkillall-title rss preap palarm daemonize redis regress"
 out=bench/RESULTS.md
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
