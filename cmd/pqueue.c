@@ -30,6 +30,7 @@
 #include "msg.h"
 #include "out.h"
 #include "parse.h"
+#include "qlook.h"
 #include "qpop.h"
 #include "qshow.h"
 #include "relay.h"
@@ -97,22 +98,6 @@ say_notice(void *arg, const char *text)
 }
 
 /* ---- output ---- */
-
-/* One message to stdout. 0 once written, else -1: errno EPIPE when the
- * reader has gone (quietly), else said. */
-static int
-out_message(struct pq *p, const char *data, size_t len)
-{
-	if (out_record(&p->out, data, len, p->delim) < 0) {
-		warn("write:");
-		return -1;
-	}
-	if (out_dead(&p->out)) {
-		errno = EPIPE;
-		return -1;
-	}
-	return 0;
-}
 
 static void
 out_setup(struct pq *p)
@@ -198,82 +183,6 @@ sysv_cmd(struct pq *p, const char *cmd, const char *spec, int argc,
 	if (strcmp(cmd, "pop") == 0)
 		out_setup(p);
 	return sysvq_command(spec, &c);
-}
-
-/* ---- stat, ls, and the small commands ---- */
-
-static void
-stat_line(struct store *s, const char *name, int json)
-{
-	struct store_stat st;
-
-	if (store_stat(s, &st) < 0)
-		exit(1);
-	qshow_stat(name, &st, clock_wall(), json);
-}
-
-static int
-cmd_list(struct pq *p, int with_stat, int json)
-{
-	char path[PATH_MAX * 2], dbuf[PATH_MAX], **v;
-	struct store *s;
-	const char *d;
-	size_t i, n;
-	int is_tmp, st = 0;
-
-	if (with_stat)
-		qshow_stat_head(json);
-	d = store_dir(p->dir, dbuf, sizeof(dbuf), &is_tmp);
-	if (store_list(d, &v, &n) < 0)
-		die(1, "%s:", d);
-	for (i = 0; i < n; i++) {
-		p->hooks.name = v[i];
-		snprintf(path, sizeof(path), "%s/%s", d, v[i]);
-		if (!with_stat && !json)
-			puts(v[i]);
-		else if (store_open(&s, path, STORE_READ, &p->hooks) == 0) {
-			stat_line(s, v[i], json);
-			store_close(s);
-		} else if (errno != ENOENT)
-			st = errno == EUCLEAN ? 3 : 1;	/* said; go on */
-		free(v[i]);
-	}
-	free(v);
-	return st;
-}
-
-static int
-print_dead(void *arg, const char *data, size_t len)
-{
-	return out_message(arg, data, len);
-}
-
-/* peek, len, stat QUEUE, purge, dead on an open store. */
-static int
-cmd_small(struct pq *p, const char *cmd, struct store *s, const char *spec,
-    const struct opts *o)
-{
-	struct store_msg m;
-
-	if (strcmp(cmd, "len") == 0) {
-		printf("%llu\n", (unsigned long long)store_len(s));
-		return 0;
-	}
-	if (strcmp(cmd, "stat") == 0) {
-		stat_line(s, spec, o->json);
-		return 0;
-	}
-	if (strcmp(cmd, "purge") == 0)
-		return store_purge(s) < 0;
-	out_setup(p);
-	if (strcmp(cmd, "peek") == 0)
-		return store_peek(s, &m) == 1 ? out_message(p, m.data, m.len) <
-		    0 && errno != EPIPE : 1;
-	if (o->requeue)
-		return store_dead_requeue(s) < 0;
-	if (o->why)
-		return store_dead_list(s, qshow_dead, p) < 0;
-	return store_dead_walk(s, print_dead, p) < 0;
 }
 
 /* ---- Redis streams (lib/rstream) ---- */
@@ -547,7 +456,7 @@ dispatch(struct pq *p, const char *cmd, int argc, char **argv,
 	    optind >= argc)) {
 		if (optind < argc)
 			die(2, "ls: unexpected argument '%s'", argv[optind]);
-		return cmd_list(p, cmd[0] == 's', o->json);
+		return qlook_list(p->dir, cmd[0] == 's', o->json, &p->hooks);
 	}
 	spec = one_queue(argc, argv, cmd, more);
 	optind++;
@@ -629,8 +538,15 @@ dispatch(struct pq *p, const char *cmd, int argc, char **argv,
 			st = stream_store(p, s, spec, o, argv + optind);
 		else
 			st = qpop_run(&p->q, s, spec, &qo, argv + optind);
-	} else
-		st = cmd_small(p, cmd, s, spec, o);
+	} else {
+		struct qlook c = { .cmd = cmd, .name = spec, .json = o->json,
+		    .requeue = o->requeue, .why = o->why, .delim = p->delim,
+		    .out = &p->out, .hooks = &p->hooks };
+
+		if (!strcmp(cmd, "peek") || !strcmp(cmd, "dead"))
+			out_setup(p);
+		st = qlook_command(s, &c);
+	}
 	store_close(s);
 	qpop_free(&p->q);	/* stops stay blocked: we end here */
 	return st;
