@@ -5,22 +5,16 @@
  * The store (format, commit protocol, lock order, leases) is lib/store;
  * the SysV side is lib/sysvq and the Redis side lib/rstream (each runs a
  * whole command: sysvq_command, rstream_command); a run's COMMAND is
- * lib/qrun; stat, ls and dead -l print through lib/qshow. This file
- * holds the command line and the waits: pop and run wait through
- * lib/loop, which blocks TERM, INT and HUP and reads them with the
- * store's watch fd and the -w timer in one ppoll, so a signal that comes
- * between a look at the store and the sleep is seen by that sleep. A
- * contended lock is waited for by store_lockwait_signals, which looks
- * for those (still blocked, so pending) signals every 10 ms: a stop is
- * seen wherever it lands.
+ * lib/qrun; stat, ls and dead -l print through lib/qshow; pop and run on
+ * a local queue, and their race-free waits, are lib/qpop. This file
+ * holds the command line: options, naming and opening a queue, and
+ * which module runs a command.
  *
  * Signals. TERM, INT and HUP make pop and run stop between messages (a
  * running COMMAND is waited for); push keeps the default actions, since
  * dying anywhere is safe.
  */
-#define _GNU_SOURCE		/* F_GETPIPE_SZ */
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
@@ -29,17 +23,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "clock.h"
-#include "buf.h"
-#include "io.h"
 #include "loop.h"
 #include "msg.h"
 #include "out.h"
 #include "parse.h"
-#include "qrun.h"
+#include "qlook.h"
+#include "qpop.h"
 #include "qshow.h"
 #include "relay.h"
 #include "rstream.h"
@@ -47,25 +39,13 @@
 #include "store.h"
 #include "sysvq.h"
 
-#define POLL_EVERY	(10 * NS_PER_MS)	/* without a watch */
-#define TAIL_MAX	QRUN_TAIL
-
 /* What one run of pqueue needs besides its options. */
 struct pq {
 	const char *dir;	/* -d */
 	int delim;
-	struct loop *loop;	/* pop and run: signals, watch, timers */
-	int stop;		/* TERM, INT or HUP came */
-	int woke;		/* the watch fired, or its poll timer */
-	int timedout;		/* the -w timer */
-	int gone;		/* pop: stdout's reader has gone */
-	int batch_pipe;		/* pop: stdout may be a pipe (ask its room) */
-	sigset_t stops;		/* routed to the loop (and the lock waits) */
 	struct out out;		/* stdout, unbuffered */
 	struct store_hooks hooks;
-	struct qrun run;	/* run: COMMAND's attempts */
-	const char *tail;	/* run: the last bytes of COMMAND's stderr */
-	size_t tail_len;
+	struct qpop q;		/* pop and run: their loop and waits */
 };
 
 struct opts {
@@ -87,8 +67,6 @@ struct opts {
 	const char *to;		/* run --to QUEUE */
 	int64_t grace;		/* run --grace */
 };
-
-static const int stop_sigs[] = { SIGTERM, SIGINT, SIGHUP };
 
 /* ---- hooks for the store ---- */
 
@@ -119,158 +97,7 @@ say_notice(void *arg, const char *text)
 	on_report(arg, STORE_NOTICE, 0, text);
 }
 
-/* Has a stop signal come? Between messages, where no wait would see
- * it: the loop keeps them blocked, so they wait as pending. */
-static int
-stop_pending(struct pq *p)
-{
-	sigset_t set;
-	int sig;
-
-	if (p->stop || p->loop == NULL || sigpending(&set) < 0)
-		return p->stop;
-	for (sig = 1; sig < NSIG; sig++)
-		if (sigismember(&p->stops, sig) == 1 &&
-		    sigismember(&set, sig) == 1)
-			return p->stop = 1;
-	return 0;
-}
-
-/* ---- the loop: stop signals, the watch, timers ---- */
-
-static void
-on_stop(struct loop *l, int sig, void *arg)
-{
-	struct pq *p = arg;
-
-	(void)l;
-	(void)sig;
-	p->stop = 1;
-}
-
-static void
-on_watch(struct loop *l, int fd, int events, void *arg)
-{
-	struct pq *p = arg;
-
-	(void)l;
-	(void)fd;
-	(void)events;
-	p->woke = 1;
-}
-
-/* stdout, watched for errors while pop waits for a message: a reader
- * that has gone shows as POLLERR (pipe) or POLLHUP (socket). Anything
- * else (a socket's peer half-closed) ends the watch. */
-static void
-on_out_error(struct loop *l, int fd, int events, void *arg)
-{
-	struct pq *p = arg;
-
-	(void)events;
-	if (out_gone(&p->out))
-		p->gone = 1;
-	else
-		loop_fd(l, fd, 0, NULL, NULL);
-}
-
-static void
-out_watch_errors(struct pq *p)
-{
-	if (p->loop != NULL && out_pollable(&p->out) &&
-	    loop_fd(p->loop, STDOUT_FILENO, LOOP_IN, on_out_error, p) < 0)
-		die(1, "loop:");
-}
-
-static void
-on_timer(struct loop *l, void *arg)
-{
-	(void)l;
-	*(int *)arg = 1;
-}
-
-static void
-loop_setup(struct pq *p)
-{
-	size_t i;
-
-	if ((p->loop = loop_new()) == NULL)
-		die(1, "loop:");
-	for (i = 0; i < sizeof(stop_sigs) / sizeof(stop_sigs[0]); i++) {
-		if (loop_signal(p->loop, stop_sigs[i], on_stop, p) < 0)
-			die(1, "signals:");
-		sigaddset(&p->stops, stop_sigs[i]);
-	}
-}
-
-/* Wait until the store may have changed, a stop, or deadline (monotonic
- * ns, -1 none). Returns 0 to look again, -1 to give up. */
-static int
-wait_store(struct pq *p, struct store *s, int64_t deadline)
-{
-	long tid = 0, pid = 0, did = 0;
-	int64_t due = store_next_due(s), now = clock_wall();
-
-	p->woke = p->timedout = 0;
-	/* The first delayed message, once due, is a message to look for. */
-	if (due >= 0 && (did = loop_timer(p->loop, clock_mono() +
-	    (due > now ? due - now : 0), on_timer, &p->woke)) < 0)
-		die(1, "loop:");
-	if (deadline >= 0 &&
-	    (tid = loop_timer(p->loop, deadline, on_timer, &p->timedout)) < 0)
-		die(1, "loop:");
-	if (store_watch(s) < 0 && (pid = loop_timer(p->loop, clock_mono() +
-	    POLL_EVERY, on_timer, &p->woke)) < 0)
-		die(1, "loop:");
-	while (!p->woke && !p->stop && !p->timedout && !p->gone)
-		if (loop_once(p->loop) < 0)
-			die(1, "loop:");
-	if (tid > 0)
-		loop_timer_cancel(p->loop, tid);
-	if (pid > 0)
-		loop_timer_cancel(p->loop, pid);
-	if (did > 0)
-		loop_timer_cancel(p->loop, did);
-	store_watch_drain(s);
-	return p->woke && !p->stop && !p->gone ? 0 : -1;
-}
-
 /* ---- output ---- */
-
-/* One message to stdout. 0 once written, else -1: errno EPIPE when the
- * reader has gone (quietly), else said. */
-static int
-out_message(struct pq *p, const char *data, size_t len)
-{
-	if (out_record(&p->out, data, len, p->delim) < 0) {
-		warn("write:");
-		return -1;
-	}
-	if (out_dead(&p->out)) {
-		errno = EPIPE;
-		return -1;
-	}
-	return 0;
-}
-
-/* Wait for room on stdout, or a stop. */
-static void
-out_wait(struct pq *p)
-{
-	int ready;
-
-	p->woke = 0;
-	if (loop_fd(p->loop, STDOUT_FILENO, LOOP_OUT, on_watch, p) < 0)
-		die(1, "loop:");
-	while (!p->woke && !p->stop)
-		if (loop_once(p->loop) < 0)
-			die(1, "loop:");
-	ready = p->woke;
-	loop_fd(p->loop, STDOUT_FILENO, 0, NULL, NULL);
-	out_watch_errors(p);
-	out_ready(&p->out);
-	p->woke = ready;
-}
 
 static void
 out_setup(struct pq *p)
@@ -316,251 +143,6 @@ q_open(struct pq *p, const char *spec, int flags, char *path, size_t size)
 	exit(errno == EUCLEAN ? 3 : 1);
 }
 
-/* ---- pop and run ---- */
-
-#define POP_BATCH	(64 * 1024)	/* bytes written at once, at most */
-#define POP_BATCH_MAX	1024		/* messages written at once */
-
-/* How many bytes stdout takes now without blocking, at most POP_BATCH:
- * all of it for a file; for a pipe its free room (its size less what it
- * holds, less two pages that partly used buffers may waste); 0 for
- * anything else (a socket or tty: one message at a time). */
-static size_t
-pop_room(struct pq *p)
-{
-	int size, held;
-	size_t room;
-
-	if (p->out.room == 0)
-		return POP_BATCH;
-	if (!p->batch_pipe || (size = fcntl(STDOUT_FILENO, F_GETPIPE_SZ)) < 0 ||
-	    ioctl(STDOUT_FILENO, FIONREAD, &held) < 0 || held < 0) {
-		p->batch_pipe = 0;	/* not a pipe: no more asking */
-		return 0;
-	}
-	if (size - held <= 2 * 4096)
-		return 0;
-	room = (size_t)(size - held - 2 * 4096);
-	return room < POP_BATCH ? room : POP_BATCH;
-}
-
-/* Write the batch b of n messages m[] (each with its delimiter) and
- * acknowledge every message that went out whole (HEAD held): the head
- * is committed once, past the last of them. Returns how many, or -1
- * (after acknowledging those) when the write failed: errno EPIPE when
- * the reader has gone (quietly), else said. */
-static long long
-pop_flush(struct pq *p, struct store *s, const struct buf *b,
-    const struct store_msg *m, int n)
-{
-	size_t off = 0, end = 0;
-	ssize_t w = 0;
-	int i, e;
-
-	while (off < b->len) {
-		w = io_write_some(STDOUT_FILENO, b->p + off, b->len - off);
-		if (w <= 0)
-			break;
-		off += (size_t)w;
-	}
-	e = w == 0 ? EIO : errno;
-	for (i = 0; i < n && end + m[i].len + 1 <= off; i++)
-		end += m[i].len + 1;
-	if (i > 0)
-		store_ack(s, &m[i - 1]);
-	p->out.since = p->out.room;	/* ask poll before the next record */
-	if (off == b->len)
-		return i;
-	if (e != EPIPE)
-		warn("write: %s", strerror(e));
-	errno = e;
-	return -1;
-}
-
-/* Batched: the messages available now, up to POP_BATCH bytes (what the
- * pipe takes without blocking) and POP_BATCH_MAX messages and no more
- * than the count asks for, go out in one write and the head is then
- * committed once. A message too big for that, or output that could
- * block, goes one at a time as before. */
-static int
-pop_store(struct pq *p, struct store *s, const struct opts *o)
-{
-	struct store_msg m, *bm;
-	struct buf b = { 0 };
-	long long done = 0, k;
-	int64_t deadline = -2;	/* -2: not yet set for this message */
-	size_t room;
-	char delim = (char)p->delim;
-	int r, n, looks = 0;
-
-	if ((bm = malloc(POP_BATCH_MAX * sizeof(*bm))) == NULL)
-		die(1, "out of memory");
-	p->batch_pipe = 1;
-	/* A stop while streaming is looked for every 64 messages or
-	 * batches: a syscall per message would cost a tenth of the
-	 * throughput. */
-	while (!((looks++ & 63) == 0 && stop_pending(p))) {
-		if ((r = store_take(s, &m)) < 0) {
-			r = errno == EINTR ? (o->forever ? 0 : 1) : 1;
-			goto out;
-		}
-		if (r == 0) {
-			/* -w bounds the wait for each message, however
-			 * many wake-ups without one come meanwhile. */
-			if (deadline == -2)
-				deadline = o->timeout >= 0 ?
-				    clock_mono() + o->timeout : -1;
-			if (o->nowait || wait_store(p, s, deadline) < 0)
-				break;
-			continue;
-		}
-		deadline = -2;
-		if ((room = pop_room(p)) > m.len && o->count - done != 1) {
-			buf_clear(&b);
-			n = 0;
-			do {
-				if (buf_add(&b, m.data, m.len) < 0 ||
-				    buf_add(&b, &delim, 1) < 0)
-					die(1, "out of memory");
-				bm[n++] = m;
-				if (n == POP_BATCH_MAX || done + n == o->count)
-					break;
-				r = store_take_next(s, &bm[n - 1], &m);
-			} while (r == 1 && b.len + m.len < room);
-			if ((k = pop_flush(p, s, &b, bm, n)) < 0) {
-				r = errno == EPIPE ? 0 : 1;
-				goto out;
-			}
-			done += k;
-			if (r < 0) {
-				r = 1;	/* a read error, said */
-				goto out;
-			}
-			looks |= 63;	/* look for a stop after each batch */
-			if (done == o->count)
-				break;
-			continue;
-		}
-		if (out_blocked(&p->out, m.len)) {
-			/* Never sit on HEAD while our reader is slow. */
-			store_release(s);
-			out_wait(p);
-			continue;
-		}
-		if (out_message(p, m.data, m.len) < 0) {
-			r = errno == EPIPE ? 0 : 1;
-			goto out;
-		}
-		store_ack(s, &m);
-		if (++done == o->count)
-			break;
-	}
-	r = done > 0 || p->gone || (p->stop && o->forever) ? 0 : 1;
-out:
-	store_release(s);
-	buf_free(&b);
-	free(bm);
-	return r;
-}
-
-static void
-on_child(struct loop *l, int sig, void *arg)
-{
-	(void)l;
-	(void)sig;
-	(void)arg;	/* waitpid, after loop_once, looks */
-}
-
-/* Run COMMAND on a leased message (lib/qrun); returns its wait status
- * in *ws, or -1 with the exec status in *ws when it could not run. The
- * lease fd itself becomes COMMAND's stdin: opening and closing a second
- * fd to the lease would drop our record lock on it (POSIX locks go with
- * any close). */
-static int
-run_one(struct pq *p, const char *name, char **argv,
-    const struct store_lease *l, int *ws)
-{
-	int r;
-
-	p->run.loop = p->loop;
-	r = qrun_one(&p->run, argv, name, l->m.id, l->m.attempt, l->fd, ws);
-	if (r < 0 && *ws < 0)
-		die(125, "%s:", p->run.failed);
-	p->tail = p->run.tail;
-	p->tail_len = p->run.tail_len;
-	return r;
-}
-
-static int64_t
-retry_wait(const struct opts *o, uint32_t attempt)
-{
-	return qrun_retry_wait(o->retry_delay, o->retry_max, attempt);
-}
-
-static int
-run_store(struct pq *p, struct store *s, const char *name,
-    const struct opts *o, char **argv)
-{
-	struct store_lease l;
-	struct store_msg m;
-	long long done = 0;
-	int r, st, ws, last = 0, dead;
-	char note[TAIL_MAX + 64];
-	int64_t wait;
-
-	srandom((unsigned)(getpid() ^ clock_mono()));
-	if (loop_signal(p->loop, SIGCHLD, on_child, p) < 0)
-		die(1, "signals:");
-	while (!stop_pending(p) && (o->forever || done < o->count)) {
-		if ((r = store_take(s, &m)) < 0)
-			return errno == EINTR ? 0 : 1;
-		if (r == 0) {
-			if (wait_store(p, s, -1) < 0)
-				break;	/* stopping */
-			continue;
-		}
-		if (store_lease(s, &m, p->delim, &l) < 0)
-			exit(125);
-		done++;
-		if ((long long)l.m.attempt > o->max_attempts) {
-			/* Came back from dead holders once too often. */
-			store_settle(s, &l, STORE_DEAD);
-			continue;
-		}
-		if (run_one(p, name, argv, &l, &ws) < 0) {
-			/* COMMAND cannot run at all: not the message's
-			 * fault, so it goes back as it was. */
-			errno = ws == 127 ? ENOENT : EACCES;
-			warn("cannot run '%s':", argv[0]);
-			store_settle(s, &l, STORE_ASIS);
-			return ws;
-		}
-		last = st = spawn_wait_status(ws);
-		if (st == 0) {
-			store_done(s, &l);
-			continue;
-		}
-		dead = (long long)l.m.attempt >= o->max_attempts;
-		wait = dead ? 0 : retry_wait(o, l.m.attempt);
-		notice("%s: message %llu attempt %u: '%s' exited with status "
-		    "%d; %s%s", name, (unsigned long long)l.m.id, l.m.attempt,
-		    argv[0], st, dead ? "moved to the dead-letter list" :
-		    "will retry", wait > 0 ? " later" : "");
-		if (dead) {
-			l.note = note;
-			l.notelen = store_note_make(note, sizeof(note),
-			    clock_wall(), ws, p->tail, p->tail_len);
-		}
-		if (wait > 0)
-			store_settle_delay(s, &l, clock_wall() + wait);
-		else if (store_settle(s, &l, dead ? STORE_DEAD : STORE_AGAIN) < 0)
-			warn("%s: message %llu stays leased; it comes back "
-			    "once the queue can take it", name,
-			    (unsigned long long)m.id);
-	}
-	return done == 1 && !o->forever ? last : 0;
-}
-
 /* run --stream: every message through one FILTER (lib/relay). */
 static int
 stream_store(struct pq *p, struct store *s, const char *name,
@@ -571,8 +153,8 @@ stream_store(struct pq *p, struct store *s, const char *name,
 	    .forever = o->forever, .max_attempts = o->max_attempts,
 	    .retry_delay = o->retry_delay, .retry_max = o->retry_max,
 	    .grace = o->grace >= 0 ? o->grace : 10 * NS_PER_SEC,
-	    .max = o->max, .out = STDOUT_FILENO, .loop = p->loop,
-	    .stop = &p->stop, .report = on_report, .name = name };
+	    .max = o->max, .out = STDOUT_FILENO, .loop = p->q.loop,
+	    .stop = &p->q.stop, .report = on_report, .name = name };
 	char path[PATH_MAX];
 	int st;
 
@@ -601,82 +183,6 @@ sysv_cmd(struct pq *p, const char *cmd, const char *spec, int argc,
 	if (strcmp(cmd, "pop") == 0)
 		out_setup(p);
 	return sysvq_command(spec, &c);
-}
-
-/* ---- stat, ls, and the small commands ---- */
-
-static void
-stat_line(struct store *s, const char *name, int json)
-{
-	struct store_stat st;
-
-	if (store_stat(s, &st) < 0)
-		exit(1);
-	qshow_stat(name, &st, clock_wall(), json);
-}
-
-static int
-cmd_list(struct pq *p, int with_stat, int json)
-{
-	char path[PATH_MAX * 2], dbuf[PATH_MAX], **v;
-	struct store *s;
-	const char *d;
-	size_t i, n;
-	int is_tmp, st = 0;
-
-	if (with_stat)
-		qshow_stat_head(json);
-	d = store_dir(p->dir, dbuf, sizeof(dbuf), &is_tmp);
-	if (store_list(d, &v, &n) < 0)
-		die(1, "%s:", d);
-	for (i = 0; i < n; i++) {
-		p->hooks.name = v[i];
-		snprintf(path, sizeof(path), "%s/%s", d, v[i]);
-		if (!with_stat && !json)
-			puts(v[i]);
-		else if (store_open(&s, path, STORE_READ, &p->hooks) == 0) {
-			stat_line(s, v[i], json);
-			store_close(s);
-		} else if (errno != ENOENT)
-			st = errno == EUCLEAN ? 3 : 1;	/* said; go on */
-		free(v[i]);
-	}
-	free(v);
-	return st;
-}
-
-static int
-print_dead(void *arg, const char *data, size_t len)
-{
-	return out_message(arg, data, len);
-}
-
-/* peek, len, stat QUEUE, purge, dead on an open store. */
-static int
-cmd_small(struct pq *p, const char *cmd, struct store *s, const char *spec,
-    const struct opts *o)
-{
-	struct store_msg m;
-
-	if (strcmp(cmd, "len") == 0) {
-		printf("%llu\n", (unsigned long long)store_len(s));
-		return 0;
-	}
-	if (strcmp(cmd, "stat") == 0) {
-		stat_line(s, spec, o->json);
-		return 0;
-	}
-	if (strcmp(cmd, "purge") == 0)
-		return store_purge(s) < 0;
-	out_setup(p);
-	if (strcmp(cmd, "peek") == 0)
-		return store_peek(s, &m) == 1 ? out_message(p, m.data, m.len) <
-		    0 && errno != EPIPE : 1;
-	if (o->requeue)
-		return store_dead_requeue(s) < 0;
-	if (o->why)
-		return store_dead_list(s, qshow_dead, p) < 0;
-	return store_dead_walk(s, print_dead, p) < 0;
 }
 
 /* ---- Redis streams (lib/rstream) ---- */
@@ -950,7 +456,7 @@ dispatch(struct pq *p, const char *cmd, int argc, char **argv,
 	    optind >= argc)) {
 		if (optind < argc)
 			die(2, "ls: unexpected argument '%s'", argv[optind]);
-		return cmd_list(p, cmd[0] == 's', o->json);
+		return qlook_list(p->dir, cmd[0] == 's', o->json, &p->hooks);
 	}
 	spec = one_queue(argc, argv, cmd, more);
 	optind++;
@@ -990,8 +496,10 @@ dispatch(struct pq *p, const char *cmd, int argc, char **argv,
 	}
 	if (o->to != NULL)	/* a bad name consumes nothing */
 		q_path(p, o->to, &st, path, sizeof(path));
-	if (!strcmp(cmd, "pop") || !strcmp(cmd, "run"))
-		loop_setup(p);	/* stops are seen from here on */
+	p->q.delim = p->delim;
+	if ((!strcmp(cmd, "pop") || !strcmp(cmd, "run")) &&
+	    qpop_init(&p->q) < 0)	/* stops are seen from here on */
+		die(1, "%s:", p->q.why);
 	if (!strcmp(cmd, "stat"))
 		qshow_stat_head(o->json);
 	s = q_open(p, spec, !strcmp(cmd, "push") || !strcmp(cmd, "run") ||
@@ -1000,8 +508,7 @@ dispatch(struct pq *p, const char *cmd, int argc, char **argv,
 	    !strcmp(cmd, "peek") || (!strcmp(cmd, "dead") && !o->requeue) ?
 	    STORE_READ : 0, path, sizeof(path));
 	if (s == NULL) {
-		loop_free(p->loop);	/* pop -n on no queue (argfuzz) */
-		p->loop = NULL;
+		qpop_free(&p->q);	/* pop -n on no queue (argfuzz) */
 		if (!strcmp(cmd, "len"))
 			puts("0");
 		else if (!strcmp(cmd, "stat") && fflush(stdout) != EOF)
@@ -1016,22 +523,32 @@ dispatch(struct pq *p, const char *cmd, int argc, char **argv,
 		st = store_push_input(s, argv + optind, argc - optind,
 		    STDIN_FILENO, p->delim, o->max, o->sync) < 0;
 	} else if (!strcmp(cmd, "pop") || !strcmp(cmd, "run")) {
-		if (!o->nowait && store_watch(s) >= 0 && loop_fd(p->loop,
-		    store_watch(s), LOOP_IN, on_watch, p) < 0)
-			die(1, "loop:");	/* before the first look */
-		if (cmd[1] == 'o') {
+		struct qpop_opts qo = { .nowait = o->nowait,
+		    .forever = o->forever, .timeout = o->timeout,
+		    .count = o->count, .max_attempts = o->max_attempts,
+		    .retry_delay = o->retry_delay, .retry_max = o->retry_max };
+
+		if (cmd[1] == 'o')
 			out_setup(p);
-			out_watch_errors(p);
-			st = pop_store(p, s, o);
-		} else if (o->stream)
+		if (qpop_watch(&p->q, s, o->nowait, cmd[1] == 'o') < 0)
+			die(1, "%s:", p->q.why);	/* before the first look */
+		if (cmd[1] == 'o')
+			st = qpop_pop(&p->q, s, &qo);
+		else if (o->stream)
 			st = stream_store(p, s, spec, o, argv + optind);
 		else
-			st = run_store(p, s, spec, o, argv + optind);
-	} else
-		st = cmd_small(p, cmd, s, spec, o);
+			st = qpop_run(&p->q, s, spec, &qo, argv + optind);
+	} else {
+		struct qlook c = { .cmd = cmd, .name = spec, .json = o->json,
+		    .requeue = o->requeue, .why = o->why, .delim = p->delim,
+		    .out = &p->out, .hooks = &p->hooks };
+
+		if (!strcmp(cmd, "peek") || !strcmp(cmd, "dead"))
+			out_setup(p);
+		st = qlook_command(s, &c);
+	}
 	store_close(s);
-	if (p->loop != NULL)
-		loop_free(p->loop);	/* stops stay blocked: we end here */
+	qpop_free(&p->q);	/* stops stay blocked: we end here */
 	return st;
 }
 
@@ -1082,9 +599,10 @@ main(int argc, char **argv)
 	int st;
 
 	msg_init(argv[0]);
-	sigemptyset(&p.stops);
+	p.q = (struct qpop){ .out = &p.out, .report = on_report };
+	sigemptyset(&p.q.stops);
 	p.hooks = (struct store_hooks){ .report = on_report,
-	    .lockwait = store_lockwait_signals, .arg = &p.stops };
+	    .lockwait = store_lockwait_signals, .arg = &p.q.stops };
 	cmd = parse_main(&p, argc, argv, lo);
 	argc -= optind;
 	argv += optind;

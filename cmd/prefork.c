@@ -6,19 +6,19 @@
  * The engines are library modules: lib/pool supervises the workers
  * (slots, generations, backoff, the rolling reload, grace and KILL),
  * lib/dispatch deals records and relays output (-L, -0, -R), lib/listen
- * opens the -l sockets. This file holds the options, wires the modules
- * together through their callbacks, and says what happens: the modules
- * report events, the messages are written here.
+ * opens the -l sockets, and lib/master wires pool and dispatch together
+ * in one loop with the signals, --status-file and NOTIFY_SOCKET. This
+ * file holds the options, sets up and winds down (pid file, sockets,
+ * cgroup), and says what happens: the modules report events, the
+ * messages are written here.
  *
  * The master is titled TITLE-master; the worker in slot i runs with
  * argv[0] = TITLE-i. Each worker leads its own process group (unless
  * --no-group), so stopping a worker reaches what it started.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,20 +28,15 @@
 #include "cgroup.h"
 #include "clock.h"
 #include "dispatch.h"
-#include "file.h"
-#include "io.h"
 #include "listen.h"
-#include "loop.h"
+#include "master.h"
 #include "msg.h"
-#include "notify.h"
 #include "opt.h"
-#include "out.h"
 #include "parse.h"
 #include "pidfile.h"
 #include "pool.h"
 #include "title.h"
 
-#define OUT_FLUSH	(64 * 1024)
 #define LIFETIME_MIN	(100 * NS_PER_MS)	/* -M floor: no spawn storm */
 
 struct opts {
@@ -66,23 +61,13 @@ struct opts {
 	char **cmd;
 };
 
-/* Everything main wires together; handed to every callback. */
+/* Everything main sets up and winds down. */
 struct prefork {
 	struct opts *o;
-	struct loop *loop;
-	struct pool *pool;
-	struct dispatch *disp;	/* NULL without -L/-0/-R */
-	struct out out;
-	pid_t master;
-	int devnull, pidfd;
+	struct master m;	/* the loop, the pool, dispatch, signals */
+	pid_t master;		/* cleanup: the master's own */
+	int pidfd;
 	struct listen_set socks;	/* for the workers (fds 3..) */
-	struct notify nt;	/* NOTIFY_SOCKET, or inactive */
-	int ready;		/* READY=1 sent for the current state */
-	int rolling;		/* a reload runs: READY=1 when it is done */
-	int failed;		/* exit 1 in dispatch mode */
-	int gave_up;		/* --max-restarts hit: exit 1 */
-	int status_failed;	/* --status-file: said once */
-	int cannot_run;		/* errno: COMMAND could not be exec'd */
 	struct cgroup cg;	/* --cgroup: the pool's, path NULL if none */
 };
 
@@ -370,104 +355,23 @@ opts_parse(struct opts *o, int argc, char **argv)
 	}
 }
 
-/* ---- the pool's callbacks ---- */
+/* ---- what the master says ---- */
 
-static int
-on_prepare(void *arg, struct pool_worker *w, struct spawn_opts *so)
-{
-	struct prefork *pf = arg;
-	struct dispatch_worker *dw;
-
-	so->in = pf->devnull;
-	so->pass = pf->socks.fds;
-	so->npass = pf->socks.n;
-	if (pf->disp == NULL)
-		return 0;
-	if ((dw = dispatch_worker_new(pf->disp, &so->in, &so->out)) == NULL)
-		return -1;
-	w->data = dw;
-	return 0;
-}
-
+/* A failure (errnum, appended) is said as it is; an event at the level
+ * lib/master chose, with --timestamps after an RFC 3339 UTC time
+ * ("2026-12-04T15:55:20.123Z"). */
 static void
-on_discard(void *arg, struct pool_worker *w)
+on_report(void *arg, int level, int errnum, const char *text)
 {
-	struct prefork *pf = arg;
+	const struct opts *o = arg;
+	char ts[40] = "";
 
-	if (pf->disp != NULL && w->data != NULL)
-		dispatch_worker_discard(pf->disp, w->data);
-	w->data = NULL;
-}
-
-/* Runs in the child between fork and exec: LISTEN_PID must be the
- * worker's own pid, which only the child knows. */
-static int
-on_child(void *arg, const struct pool_worker *w)
-{
-	struct prefork *pf = arg;
-	static const char *const names[] = { "PREFORK_WORKER",
-	    "PREFORK_WORKERS", "PREFORK_MASTER_PID", "PREFORK_GENERATION" };
-	long v[] = { w->slot, pool_size(pf->pool), (long)pf->master, w->gen };
-	char b[32];
-	size_t i;
-
-	for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
-		snprintf(b, sizeof(b), "%ld", v[i]);
-		if (setenv(names[i], b, 1) < 0)
-			return -1;
+	if (errnum >= 0) {
+		errno = errnum;
+		warn("%s:", text);
+		return;
 	}
-	return listen_setenv(pf->socks.n, pf->socks.names);
-}
-
-/* In dispatch mode a worker is stopped by closing its stdin. */
-static int
-on_stop(void *arg, struct pool_worker *w)
-{
-	struct prefork *pf = arg;
-
-	if (pf->disp == NULL)
-		return -1;
-	dispatch_worker_close(pf->disp, w->data);
-	return 0;
-}
-
-static int
-on_ended(void *arg, struct pool_worker *w, int status, int ok)
-{
-	struct prefork *pf = arg;
-
-	(void)status;
-	if (pf->disp == NULL)
-		return 0;
-	if (!ok)
-		pf->failed = 1;
-	return dispatch_worker_ended(pf->disp, w->data);
-}
-
-static int
-on_wanted(void *arg)
-{
-	struct prefork *pf = arg;
-
-	return pf->disp == NULL || dispatch_work_left(pf->disp);
-}
-
-/* Say what happened, at the level the module chose; with --timestamps
- * after an RFC 3339 UTC time ("2026-12-04T15:55:20.123Z"). */
-static void
-say(const struct prefork *pf, int level, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void
-say(const struct prefork *pf, int level, const char *fmt, ...)
-{
-	char text[512], ts[40] = "";
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(text, sizeof(text), fmt, ap);
-	va_end(ap);
-	if (pf->o->timestamps && *clock_rfc3339(clock_wall(), ts,
+	if (o->timestamps && *clock_rfc3339(clock_wall(), ts,
 	    sizeof(ts) - 1) != '\0')
 		strcat(ts, " ");
 	if (level == POOL_LOG_WARN)
@@ -476,167 +380,6 @@ say(const struct prefork *pf, int level, const char *fmt, ...)
 		notice("%s%s", ts, text);
 	else
 		verbose("%s%s", ts, text);
-}
-
-/* --status-file: the pool's state, written whole to FILE.tmp and renamed
- * over FILE, so a reader sees the old state or the new, never a part.
- * A failure is said once; the pool goes on. */
-static void
-status_write(struct prefork *pf)
-{
-	char buf[64 * 1024];
-	int n;
-
-	if (pf->o->status_file == NULL)
-		return;
-	if ((n = pool_status_json(pf->pool, buf, sizeof(buf))) >= 0 &&
-	    file_replace(pf->o->status_file, buf, (size_t)n, 0644) == 0) {
-		pf->status_failed = 0;
-		return;
-	}
-	if (!pf->status_failed)
-		warn("cannot write %s:", pf->o->status_file);
-	pf->status_failed = 1;
-}
-
-static void
-on_pool_event(void *arg, const struct pool_event *e)
-{
-	struct prefork *pf = arg;
-	const struct pool_worker *w = e->w;
-	char t[512];
-
-	if (e->type == POOL_STARTED && pf->disp != NULL &&
-	    dispatch_worker_started(pf->disp, w->data, w->slot, w->pid,
-	    (void *)w) < 0)
-		warn("worker %d (pid %ld): cannot watch its pipes:", w->slot,
-		    (long)w->pid);
-	if (e->type == POOL_RELOAD_FAILED || e->type == POOL_RELOAD_DONE)
-		pf->rolling = 0;
-	if (e->type == POOL_CANNOT_RUN) {
-		pf->cannot_run = e->err;	/* said by main, as today */
-		return;
-	}
-	if (e->type == POOL_GAVE_UP) {
-		pf->gave_up = 1;
-		if (pf->disp != NULL)
-			dispatch_stop(pf->disp);
-	}
-	say(pf, pool_event_text(pf->pool, e, t, sizeof(t)), "%s", t);
-	status_write(pf);
-}
-
-/* ---- dispatch's callbacks ---- */
-
-static void
-on_recycle(void *arg, void *token)
-{
-	struct prefork *pf = arg;
-
-	pool_recycle(pf->pool, token);
-}
-
-static int
-on_fill(void *arg)
-{
-	return pool_fill(((struct prefork *)arg)->pool);
-}
-
-static void
-on_hold(void *arg)
-{
-	pool_hold(((struct prefork *)arg)->pool);
-}
-
-static void
-on_dispatch_event(void *arg, const struct dispatch_event *e)
-{
-	struct prefork *pf = arg;
-	char t[512];
-
-	if (e->fail)
-		pf->failed = 1;
-	say(pf, dispatch_event_text(e, t, sizeof(t)), "%s", t);
-}
-
-/* ---- signals ---- */
-
-/* Tell the service manager (NOTIFY_SOCKET) what we are doing. */
-#define tell(pf, ...) do { \
-	if (notify_sendf(&(pf)->nt, __VA_ARGS__) < 0) \
-		warn("NOTIFY_SOCKET %s:", (pf)->nt.path); \
-} while (0)
-
-/* READY=1 once every wanted worker is up and no reload is under way. */
-static void
-tell_ready(struct prefork *pf)
-{
-	int n = pool_size(pf->pool);
-
-	if (pf->ready || pf->rolling || pool_stopping(pf->pool) ||
-	    pool_up(pf->pool) < n)
-		return;
-	pf->ready = 1;
-	tell(pf, "READY=1\nSTATUS=%d workers up, generation %ld", n,
-	    pool_generation(pf->pool));
-}
-
-static void
-stop(struct prefork *pf, int now)
-{
-	if (!pool_stopping(pf->pool))
-		tell(pf, "STOPPING=1");
-	if (pf->disp != NULL)
-		dispatch_stop(pf->disp);
-	pool_stop(pf->pool, now);
-}
-
-static void
-on_signal(struct loop *l, int sig, void *arg)
-{
-	struct prefork *pf = arg;
-	char name[32];
-	int n;
-
-	(void)l;
-	switch (sig) {
-	case SIGCHLD:
-		if (pool_reap(pf->pool) < 0)
-			warn("waitpid:");
-		break;
-	case SIGTERM:
-	case SIGINT:
-		say(pf, POOL_LOG_VERBOSE, "got %s: stopping",
-		    signal_name(sig, name, sizeof(name)));
-		stop(pf, 0);
-		break;
-	case SIGQUIT:
-		say(pf, POOL_LOG_VERBOSE, "got QUIT: stopping now");
-		stop(pf, 1);
-		break;
-	case SIGHUP:
-		if (pool_stopping(pf->pool))
-			break;
-		pf->ready = 0;
-		pf->rolling = 1;
-		tell(pf, "RELOADING=1\nMONOTONIC_USEC=%lld\nSTATUS=reloading",
-		    (long long)(clock_mono() / 1000));
-		say(pf, POOL_LOG_VERBOSE, "reloading: generation %ld",
-		    pool_reload(pf->pool));
-		break;
-	case SIGTTIN:
-	case SIGTTOU:
-		n = sig == SIGTTIN ? pool_grow(pf->pool) :
-		    pool_shrink(pf->pool);
-		if (n > 0)
-			say(pf, POOL_LOG_VERBOSE, "now %d workers", n);
-		else if (errno == ENOMEM)
-			warn("cannot add a worker:");
-		break;
-	default:		/* USR1, USR2, WINCH */
-		pool_signal(pf->pool, sig);
-		break;
-	}
 }
 
 /* ---- setting up and winding down ---- */
@@ -699,26 +442,6 @@ listen_all(struct prefork *pf)
 	die(125, "out of memory");
 }
 
-static void
-loop_setup(struct prefork *pf)
-{
-	static const int sigs[] = { SIGCHLD, SIGTERM, SIGINT, SIGQUIT, SIGHUP,
-	    SIGTTIN, SIGTTOU, SIGUSR1, SIGUSR2, SIGWINCH };
-	size_t i;
-
-	if ((pf->loop = loop_new()) == NULL)
-		die(125, "loop:");
-	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
-		if (loop_signal(pf->loop, sigs[i], on_signal, pf) < 0)
-			die(125, "loop:");
-	if ((pf->devnull = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0)
-		die(125, "/dev/null:");
-	if (notify_init(&pf->nt) < 0)
-		warn("NOTIFY_SOCKET:");
-	if (notify_watchdog(&pf->nt, pf->loop) < 0)
-		die(125, "loop:");
-}
-
 /* --cgroup: the pool's cgroup, made before any worker starts. Without a
  * writable cgroup v2: one line, 125, nothing started. */
 static void
@@ -754,26 +477,13 @@ modules_new(struct prefork *pf)
 		.ready = o->ready, .ready_timeout = o->ready_timeout,
 		.cgroup = pf->cg.path != NULL ? &pf->cg : NULL,
 	};
-	struct pool_ops po = {
-		.prepare = on_prepare, .discard = on_discard,
-		.child = on_child, .stop = on_stop, .ended = on_ended,
-		.wanted = on_wanted, .event = on_pool_event, .arg = pf,
-	};
 	struct dispatch_conf dc = {
 		.in = STDIN_FILENO, .delim = o->delim, .reply = o->reply,
 		.keep = o->keep, .window = o->window, .retry = o->retry,
-		.maxreq = o->maxreq, .n = o->n, .out = &pf->out,
-	};
-	struct dispatch_ops dops = {
-		.recycle = on_recycle, .fill = on_fill, .hold = on_hold,
-		.event = on_dispatch_event, .arg = pf,
+		.maxreq = o->maxreq, .n = o->n,
 	};
 
-	out_init(&pf->out, STDOUT_FILENO, OUT_FLUSH);
-	if (o->dispatch && (pf->disp = dispatch_new(pf->loop, &dc, &dops)) ==
-	    NULL)
-		die(125, "out of memory");
-	if ((pf->pool = pool_new(pf->loop, &pc, &po)) == NULL)
+	if (master_start(&pf->m, &pc, o->dispatch ? &dc : NULL) < 0)
 		die(125, "out of memory");
 }
 
@@ -794,40 +504,9 @@ cannot_run(struct prefork *pf, int e)
 static void
 pool_begin(struct prefork *pf)
 {
-	if (pool_start(pf->pool) == 0)
+	if (pool_start(pf->m.pool) == 0)
 		return;
 	cannot_run(pf, errno);
-}
-
-/* Until every worker is gone after a stop, or after the end of the
- * work in dispatch mode. */
-static void
-run(struct prefork *pf)
-{
-	for (;;) {
-		if (pf->disp != NULL && dispatch_tick(pf->disp) < 0)
-			die(125, errno == ENOMEM ? "out of memory" : "loop:");
-		if (out_flush(&pf->out) < 0) {
-			warn("write error on stdout:");
-			pf->failed = 1;
-		}
-		tell_ready(pf);
-		if (pf->nt.err != 0) {
-			errno = pf->nt.err;
-			pf->nt.err = 0;
-			warn("watchdog:");
-		}
-		if (out_dead(&pf->out) && !pool_stopping(pf->pool))
-			stop(pf, 0);
-		if (pool_live(pf->pool) == 0 && (pool_stopping(pf->pool) ||
-		    (pf->disp != NULL && !dispatch_work_left(pf->disp))))
-			break;
-		if (loop_once(pf->loop) < 0)
-			die(125, "loop:");
-		pool_collect(pf->pool);
-		if (pf->disp != NULL)
-			dispatch_collect(pf->disp);
-	}
 }
 
 static void
@@ -836,16 +515,7 @@ finish(struct prefork *pf)
 	struct opts *o = pf->o;
 	int i;
 
-	if (out_flush(&pf->out) < 0) {
-		warn("write error on stdout:");
-		pf->failed = 1;
-	}
-	out_free(&pf->out);
-	pool_free(pf->pool);
-	dispatch_free(pf->disp);
-	close(pf->devnull);
-	notify_close(&pf->nt);
-	loop_free(pf->loop);
+	master_free(&pf->m);
 	cleanup();
 	listen_set_free(&pf->socks);
 	for (i = 0; o->cmd[i]; i++)
@@ -868,13 +538,15 @@ main(int argc, char **argv)
 		.maxdelay = 30 * NS_PER_SEC, .delim = '\n', .window = 1,
 		.retry = 1, .pgroup = 1, .ready_timeout = 60 * NS_PER_SEC,
 	};
-	struct prefork pf = { .o = &o, .pidfd = -1, .cg = { .procs = -1 } };
+	struct prefork pf = { .o = &o, .pidfd = -1, .cg = { .procs = -1 },
+	    .m = { .socks = &pf.socks, .report = on_report, .arg = &o } };
 	int status;
 
 	msg_init(argv[0]);
 	title_init(argc, argv);
 	opts_parse(&o, argc, argv);
 	pf.master = getpid();
+	pf.m.status_file = o.status_file;
 	cleanup_pf = &pf;
 	atexit(cleanup);
 	/* A write to a worker that quit, or to a closed stdout, must come
@@ -882,15 +554,17 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	pidfile_take(&pf);
 	listen_all(&pf);
-	loop_setup(&pf);
+	if (master_init(&pf.m) < 0)
+		die(125, "%s:", pf.m.why);
 	cg_open(&pf);
 	modules_new(&pf);
 	title_set("%s-master", o.title);
 	pool_begin(&pf);
-	run(&pf);
-	if (pf.cannot_run)
-		cannot_run(&pf, pf.cannot_run);
-	status = pf.gave_up || (o.dispatch && pf.failed) ? 1 : 0;
+	if (master_run(&pf.m) < 0)
+		die(125, *pf.m.why == 'o' ? "%s" : "%s:", pf.m.why);
+	if (pf.m.cannot_run)
+		cannot_run(&pf, pf.m.cannot_run);
+	status = pf.m.gave_up || (o.dispatch && pf.m.failed) ? 1 : 0;
 	finish(&pf);
 	return status;
 }
