@@ -56,7 +56,12 @@ GC_LDFLAGS = -Wl,--gc-sections
 ALL_CFLAGS = -std=c11 $(WARN) $(PKIT_CPPFLAGS) $(CPPFLAGS) $(CFLAGS) \
              $(GC_CFLAGS) $(SANFLAGS) -MMD -MP
 # The printf family goes to lib/fmt.c (see there: RSS at rest).
+# In the coverage build libgcov, linked after libpkit.a, calls sprintf
+# too: -u pulls lib/fmt.o in before the archive is passed.
 FMT_WRAP = -Wl,--wrap=snprintf,--wrap=vsnprintf,--wrap=sprintf,--wrap=vasprintf
+ifeq ($(COVERAGE),1)
+FMT_WRAP += -Wl,-u,__wrap_sprintf,-u,__wrap_snprintf,-u,__wrap_vsnprintf,-u,__wrap_vasprintf
+endif
 ALL_LDFLAGS = $(SANFLAGS) $(LDFLAGS) $(GC_LDFLAGS) $(FMT_WRAP)
 
 PROGS   = $(sort $(basename $(notdir $(wildcard cmd/*.c))))

@@ -70,6 +70,9 @@ struct relay {
 	char tail[TAIL_MAX];
 };
 
+static void say(struct relay *r, int level, int errnum, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
 static void
 say(struct relay *r, int level, int errnum, const char *fmt, ...)
 {

@@ -241,7 +241,12 @@ fds_min() {
 	[ $((n1 - n0)) -ge 200 ]
 	diff fds0 fds1
 	[ "$f1" -eq "$f0" ]
-	[ "$r1" -le $((r0 + 256)) ]
+	# ASan's allocator keeps freed blocks in quarantine before reuse,
+	# so its RSS creeps without a leak (CI saw 260 KiB): a wider bound
+	# there; LSan itself checks for leaks at exit.
+	local slack=256
+	[[ $PKIT_BUILD == */san ]] && slack=1024
+	[ "$r1" -le $((r0 + slack)) ]
 	[ "$z1" -le 1 ]
 }
 
