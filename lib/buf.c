@@ -83,3 +83,22 @@ buf_free(struct buf *b)
 	free(b->p);
 	memset(b, 0, sizeof(*b));
 }
+
+void
+buf_tail_add(char *tail, size_t *len, size_t cap, const char *b, size_t n)
+{
+	size_t drop;
+
+	if (n >= cap) {
+		memcpy(tail, b + n - cap, cap);
+		*len = cap;
+		return;
+	}
+	if (*len + n > cap) {
+		drop = *len + n - cap;
+		memmove(tail, tail + drop, *len - drop);
+		*len -= drop;
+	}
+	memcpy(tail + *len, b, n);
+	*len += n;
+}

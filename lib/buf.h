@@ -31,4 +31,9 @@ void buf_shrink(struct buf *b, size_t keep);
 /* Free the memory; the buffer is empty and reusable. */
 void buf_free(struct buf *b);
 
+/* Keep the last cap bytes of a stream in tail (*len bytes held): append
+ * b (n bytes), dropping the oldest bytes beyond cap. Never fails. */
+void buf_tail_add(char *tail, size_t *len, size_t cap, const char *b,
+    size_t n);
+
 #endif

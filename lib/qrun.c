@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "io.h"
 #include "qrun.h"
 #include "spawn.h"
@@ -25,20 +26,7 @@ set_env_num(const char *name, unsigned long long v)
 static void
 tail_add(struct qrun *r, const char *b, size_t n)
 {
-	size_t drop;
-
-	if (n >= QRUN_TAIL) {
-		memcpy(r->tail, b + n - QRUN_TAIL, QRUN_TAIL);
-		r->tail_len = QRUN_TAIL;
-		return;
-	}
-	if (r->tail_len + n > QRUN_TAIL) {
-		drop = r->tail_len + n - QRUN_TAIL;
-		memmove(r->tail, r->tail + drop, r->tail_len - drop);
-		r->tail_len -= drop;
-	}
-	memcpy(r->tail + r->tail_len, b, n);
-	r->tail_len += n;
+	buf_tail_add(r->tail, &r->tail_len, QRUN_TAIL, b, n);
 }
 
 /* COMMAND's stderr (non-blocking): relay what is there to ours, keep

@@ -121,20 +121,7 @@ slot_drop(struct relay *r)
 static void
 tail_add(struct relay *r, const char *b, size_t n)
 {
-	size_t drop;
-
-	if (n >= TAIL_MAX) {
-		memcpy(r->tail, b + n - TAIL_MAX, TAIL_MAX);
-		r->tail_len = TAIL_MAX;
-		return;
-	}
-	if (r->tail_len + n > TAIL_MAX) {
-		drop = r->tail_len + n - TAIL_MAX;
-		memmove(r->tail, r->tail + drop, r->tail_len - drop);
-		r->tail_len -= drop;
-	}
-	memcpy(r->tail + r->tail_len, b, n);
-	r->tail_len += n;
+	buf_tail_add(r->tail, &r->tail_len, TAIL_MAX, b, n);
 }
 
 static void
